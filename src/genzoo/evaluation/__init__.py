@@ -1,0 +1,5 @@
+"""Evaluation: likelihoods in nats and bits/dim (sample-quality metrics come later)."""
+
+from genzoo.evaluation.likelihood import bits_per_dim, evaluate_likelihood
+
+__all__ = ["bits_per_dim", "evaluate_likelihood"]

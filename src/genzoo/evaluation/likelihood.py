@@ -1,0 +1,66 @@
+"""Test log-likelihood in nats per image and bits per dimension.
+
+For discrete images ``x in {0..K-1}^D`` with ``D = C*H*W``:
+``bits/dim = -log p(x) / (D * ln 2)`` where ``log p(x)`` is in nats. For a model whose
+``density == "bound"`` the same numbers are upper bounds on the true NLL.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genzoo.errors import UnsupportedError
+from genzoo.models.base import GenerativeModel
+
+
+def bits_per_dim(nll_nats: float | Tensor, num_dims: int) -> float | Tensor:
+    """Convert a negative log-likelihood in nats per image to bits per sub-pixel."""
+    return nll_nats / (num_dims * math.log(2))
+
+
+@torch.no_grad()
+def evaluate_likelihood(
+    model: GenerativeModel,
+    x: Tensor,
+    y: Tensor | None = None,
+    *,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Mean test NLL of ``x`` (LongTensor ``[N, C, H, W]``) under ``model``.
+
+    Runs in eval mode (restoring the previous mode afterwards) on the model's device.
+
+    Returns:
+        ``{"nll_nats", "nll_nats_stderr", "bits_per_dim", "bits_per_dim_stderr", "num_images",
+        "density"}`` — the standard errors are over images.
+    """
+    if model.density == "none":
+        raise UnsupportedError(f"{model.name} has no likelihood to evaluate (density='none')")
+    if model.num_classes is None:
+        y = None
+    was_training = model.training
+    model.eval()
+    try:
+        parts = []
+        for start in range(0, x.shape[0], batch_size):
+            yb = None if y is None else y[start : start + batch_size]
+            parts.append(model.log_prob(x[start : start + batch_size], yb).double().cpu())
+    finally:
+        model.train(was_training)
+    nll = -torch.cat(parts)
+    n = nll.numel()
+    mean = float(nll.mean())
+    stderr = float(nll.std() / math.sqrt(n)) if n > 1 else float("nan")
+    d = model.num_dims
+    return {
+        "nll_nats": mean,
+        "nll_nats_stderr": stderr,
+        "bits_per_dim": bits_per_dim(mean, d),
+        "bits_per_dim_stderr": bits_per_dim(stderr, d),
+        "num_images": n,
+        "density": model.density,
+    }

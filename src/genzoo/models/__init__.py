@@ -1,0 +1,22 @@
+"""Generative models behind one contract (see :mod:`genzoo.models.base`)."""
+
+from genzoo.models.autoregressive import gated_pixelcnn, pixel_independent, pixelcnn  # noqa: F401
+from genzoo.models.base import GenerativeModel
+from genzoo.models.registry import (
+    available_models,
+    create_model,
+    get_model_class,
+    hyperparameters,
+    load_model,
+    register_model,
+)
+
+__all__ = [
+    "GenerativeModel",
+    "available_models",
+    "create_model",
+    "get_model_class",
+    "hyperparameters",
+    "load_model",
+    "register_model",
+]

@@ -1,0 +1,1 @@
+"""Explicit tractable density: autoregressive models."""

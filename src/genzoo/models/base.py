@@ -1,0 +1,237 @@
+"""The model contract shared by every generative model in genzoo.
+
+Every model is a :class:`GenerativeModel`. Its constructor arguments *are* its configuration:
+they are recorded automatically when the object is built, written to ``config.json`` by
+:meth:`GenerativeModel.save` next to ``model.safetensors``, and :func:`genzoo.load_model` rebuilds
+the model from the two files (no pickle anywhere).
+
+The contract (see the core issue):
+
+* ``log_prob(x, y=None)`` -> ``[B]`` log-likelihood in **nats**; ``per_dim=True`` ->
+  ``[B, C, H, W]`` holding ``log p(x_d | x_<d)`` in generation order (exact models only), summing to the former.
+* ``sample(n, y=None, generator=None, known=None, mask=None)`` -> LongTensor ``[n, C, H, W]``.
+* ``loss(x, y=None)`` -> dict with a scalar ``"loss"`` to minimise plus named metrics.
+* ``density`` in ``{"exact", "bound", "none"}`` declares what ``log_prob`` means.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.errors import ConfigError, ModelError, UnsupportedError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+DENSITIES = ("exact", "bound", "none")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise ConfigError(
+        f"constructor argument value {value!r} is not JSON-serialisable; "
+        "model hyper-parameters must be numbers, strings, booleans, lists or None"
+    )
+
+
+class GenerativeModel(nn.Module):
+    """Base class of every genzoo model: the shared contract.
+
+    Args:
+        shape: image shape ``(C, H, W)``.
+        levels: number of discrete values per sub-pixel (``x`` takes values in ``[0, levels)``).
+        num_classes: number of classes for a class-conditional model, or ``None``.
+    """
+
+    #: registry name, set by :func:`genzoo.models.registry.register_model`.
+    name: ClassVar[str] = ""
+    #: what ``log_prob`` returns: ``"exact"`` log-likelihood, a lower ``"bound"``, or ``"none"``.
+    density: ClassVar[str] = "none"
+
+    config: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: GenerativeModel, *args: Any, **kw: Any) -> None:
+            outermost = not self.__dict__.get("_recording_config", False)
+            if outermost:
+                object.__setattr__(self, "_recording_config", True)
+                try:
+                    bound = signature.bind(self, *args, **kw)
+                except TypeError as exc:
+                    raise ConfigError(f"{cls.__name__}: {exc}") from None
+                bound.apply_defaults()
+                config: dict[str, Any] = {}
+                for pname, value in list(bound.arguments.items())[1:]:
+                    if signature.parameters[pname].kind is inspect.Parameter.VAR_KEYWORD:
+                        config.update(value)
+                    else:
+                        config[pname] = value
+            init(self, *args, **kw)
+            if outermost:
+                self.__dict__["config"] = _jsonable(config)
+                self.__dict__["_recording_config"] = False
+
+        cls.__init__ = recording_init  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int] | list[int],
+        levels: int,
+        num_classes: int | None = None,
+    ) -> None:
+        super().__init__()
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ConfigError(f"shape must be (C, H, W) with positive sizes, got {shape}")
+        if int(levels) < 2:
+            raise ConfigError(f"levels must be at least 2, got {levels}")
+        if num_classes is not None and int(num_classes) < 1:
+            raise ConfigError(f"num_classes must be a positive integer or None, got {num_classes}")
+        self.shape: tuple[int, int, int] = shape  # type: ignore[assignment]
+        self.levels = int(levels)
+        self.num_classes = None if num_classes is None else int(num_classes)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def num_dims(self) -> int:
+        """Number of sub-pixels ``D = C * H * W``."""
+        c, h, w = self.shape
+        return c * h * w
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating dtype of the parameters (float32 unless the user converted the model)."""
+        for tensor in self.parameters():
+            if tensor.is_floating_point():
+                return tensor.dtype
+        return torch.get_default_dtype()
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None
+
+    # ------------------------------------------------------------------ validation
+    def check_input(self, x: Tensor, y: Tensor | None = None) -> None:
+        """Raise :class:`ModelError` unless ``x`` (and ``y``) fit this model."""
+        if not isinstance(x, Tensor):
+            raise ModelError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            raise ModelError(
+                f"x must hold integer levels in [0, {self.levels}), got dtype {x.dtype}; "
+                "load data with genzoo.load_dataset or quantise it first"
+            )
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.shape:
+            raise ModelError(
+                f"x must have shape [B, {', '.join(map(str, self.shape))}], got {list(x.shape)}"
+            )
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.levels):
+            raise ModelError(
+                f"x values must lie in [0, {self.levels}), got [{int(x.min())}, {int(x.max())}]; "
+                f"re-quantise the data to {self.levels} levels"
+            )
+        self.check_labels(y, x.shape[0])
+
+    def check_labels(self, y: Tensor | None, batch: int) -> None:
+        if self.num_classes is None:
+            if y is not None:
+                raise ModelError("this model is unconditional; do not pass y")
+            return
+        if y is None:
+            raise ModelError(
+                f"this model is class-conditional ({self.num_classes} classes); pass y"
+            )
+        if y.shape != (batch,) or y.dtype not in (torch.int64, torch.int32):
+            raise ModelError(f"y must be an integer tensor of shape [{batch}], got {list(y.shape)}")
+        if batch and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
+            raise ModelError(f"y values must lie in [0, {self.num_classes})")
+
+    # ------------------------------------------------------------------ the contract
+    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+        """Log-likelihood of ``x`` (LongTensor ``[B, C, H, W]`` in ``[0, levels)``) in nats.
+
+        Returns ``[B]``, or ``[B, C, H, W]`` with ``per_dim=True``.
+        """
+        raise UnsupportedError(f"{self.name} has no likelihood (density={self.density!r})")
+
+    def sample(
+        self,
+        n: int,
+        y: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        known: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> Tensor:
+        """Draw ``n`` images, LongTensor ``[n, C, H, W]``; ``known``/``mask`` complete images."""
+        raise UnsupportedError(f"{self.name} cannot sample")
+
+    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+        """Training objective for a batch: ``{"loss": scalar, ...metrics}``.
+
+        The default, for models with a density, is the negative log-likelihood in nats per
+        sub-pixel (so learning rates do not depend on image size), with ``nll_nats`` (per image)
+        and ``bits_per_dim`` as metrics.
+        """
+        log_p = self.log_prob(x, y)
+        nll = -log_p.mean()
+        per_dim = nll / self.num_dims
+        return {
+            "loss": per_dim,
+            "nll_nats": nll.detach(),
+            "bits_per_dim": per_dim.detach() / math.log(2),
+        }
+
+    def default_labels(self, n: int) -> Tensor | None:
+        """Labels used when sampling a conditional model without ``y``: classes in turn."""
+        if self.num_classes is None:
+            return None
+        return torch.arange(n, device=self.device) % self.num_classes
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into directory ``path``."""
+        from safetensors.torch import save_model
+
+        import genzoo
+
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"model": self.name, "genzoo_version": genzoo.__version__, "config": self.config}
+        tmp = directory / (CONFIG_NAME + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        tmp.replace(directory / CONFIG_NAME)
+        weights_tmp = directory / (WEIGHTS_NAME + ".tmp")
+        save_model(self, str(weights_tmp), metadata={"model": self.name})
+        weights_tmp.replace(directory / WEIGHTS_NAME)
+        return directory
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}, levels={self.levels}, num_classes={self.num_classes}"

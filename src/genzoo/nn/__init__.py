@@ -1,0 +1,23 @@
+"""Layers: masked and shifted convolutions, gated blocks."""
+
+from genzoo.nn.masked import (
+    MaskedConv1x1,
+    MaskedConv2d,
+    ShiftedConv2d,
+    causal_kernel_mask,
+    center_mask,
+    channel_groups,
+    check_divisible,
+    shift_down,
+)
+
+__all__ = [
+    "MaskedConv1x1",
+    "MaskedConv2d",
+    "ShiftedConv2d",
+    "causal_kernel_mask",
+    "center_mask",
+    "channel_groups",
+    "check_divisible",
+    "shift_down",
+]

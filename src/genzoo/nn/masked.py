@@ -1,0 +1,165 @@
+"""Causal (masked and shifted) convolutions for raster-scan autoregressive models.
+
+Ordering: pixels in raster scan; within a pixel, colour channel 0, then 1, then 2. Hidden feature
+maps are split into colour groups by ``channel_groups``: feature ``k`` of ``n`` belongs to colour
+``k % colors``. A feature of group ``g`` at pixel ``p`` may depend on
+
+* any feature of any pixel before ``p`` (rows above, or the same row to the left), and
+* at pixel ``p`` itself, features of groups ``< g`` (mask ``"A"``) or ``<= g`` (mask ``"B"``).
+
+Mask ``"A"`` is used once, on the input; every later layer uses ``"B"``. The masks are fixed
+buffers multiplied into the weight in the forward pass — the parameters themselves are never
+written to.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genzoo.errors import ConfigError
+
+
+def channel_groups(n: int, colors: int) -> Tensor:
+    """Colour group of each of ``n`` features: ``arange(n) % colors``."""
+    return torch.arange(n) % colors
+
+
+def center_mask(out_channels: int, in_channels: int, colors: int, mask_type: str) -> Tensor:
+    """``[out, in]`` 0/1 matrix: which inputs of the *same* pixel an output may see."""
+    if mask_type not in ("A", "B"):
+        raise ConfigError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+    g_out = channel_groups(out_channels, colors)[:, None]
+    g_in = channel_groups(in_channels, colors)[None, :]
+    allowed = g_in < g_out if mask_type == "A" else g_in <= g_out
+    return allowed.float()
+
+
+def causal_kernel_mask(
+    out_channels: int, in_channels: int, kernel_size: tuple[int, int], colors: int, mask_type: str
+) -> Tensor:
+    """``[out, in, kh, kw]`` mask for a centred kernel: rows above, left of centre, centre by group.
+
+    For kernels that end at the centre (``kh`` or ``kw`` cropped, as in shifted convolutions) pass
+    the full kernel size and crop, or use :class:`ShiftedConv2d`.
+    """
+    kh, kw = kernel_size
+    mask = torch.ones(out_channels, in_channels, kh, kw)
+    ci, cj = kh // 2, kw // 2
+    mask[:, :, ci + 1 :, :] = 0
+    mask[:, :, ci, cj + 1 :] = 0
+    mask[:, :, ci, cj] = center_mask(out_channels, in_channels, colors, mask_type)
+    return mask
+
+
+class MaskedConv2d(nn.Conv2d):
+    """Same-padded ``k x k`` convolution with a PixelCNN causal mask (van den Oord et al. 2016)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        mask_type: str,
+        colors: int = 1,
+        bias: bool = True,
+    ) -> None:
+        if kernel_size % 2 != 1:
+            raise ConfigError(f"masked convolutions need an odd kernel size, got {kernel_size}")
+        super().__init__(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias
+        )
+        mask = causal_kernel_mask(
+            out_channels, in_channels, (kernel_size, kernel_size), colors, mask_type
+        )
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class ShiftedConv2d(nn.Module):
+    """Convolution whose receptive field ends at the output pixel, by padding instead of masking.
+
+    ``direction="down"``: kernel ``(kh, kw)`` over rows ``i-kh+1 .. i`` and columns centred on ``j``
+    (the vertical stack of Gated PixelCNN). ``direction="right"``: kernel ``(1, kw)`` over columns
+    ``j-kw+1 .. j`` of row ``i`` (the horizontal stack); its last tap is the output pixel itself and
+    is masked by colour group with ``mask_type`` (``"A"`` hides the pixel's own value entirely
+    when ``colors == 1``).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: tuple[int, int],
+        *,
+        direction: str,
+        colors: int = 1,
+        mask_type: str | None = None,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        kh, kw = kernel_size
+        if direction == "down":
+            if kw % 2 != 1:
+                raise ConfigError(f"vertical kernels need an odd width, got {kw}")
+            self.padding = (kw // 2, kw // 2, kh - 1, 0)
+        elif direction == "right":
+            if kh != 1:
+                raise ConfigError(f"horizontal kernels have height 1, got {kh}")
+            self.padding = (kw - 1, 0, 0, 0)
+        else:
+            raise ConfigError(f"direction must be 'down' or 'right', got {direction!r}")
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)
+        self.mask: Tensor | None
+        mask = None
+        if direction == "right" and mask_type is not None:
+            mask = torch.ones(out_channels, in_channels, kh, kw)
+            mask[:, :, 0, -1] = center_mask(out_channels, in_channels, colors, mask_type)
+            if bool(mask.all()):
+                mask = None
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = self.conv.weight if self.mask is None else self.conv.weight * self.mask
+        return self.conv._conv_forward(F.pad(x, self.padding), weight, self.conv.bias)
+
+
+class MaskedConv1x1(nn.Conv2d):
+    """``1 x 1`` convolution mixing colour groups causally (mask ``"B"`` by default).
+
+    With ``colors == 1`` there is nothing to mask and the plain convolution runs.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        colors: int = 1,
+        mask_type: str = "B",
+        bias: bool = True,
+    ) -> None:
+        super().__init__(in_channels, out_channels, 1, bias=bias)
+        mask = center_mask(out_channels, in_channels, colors, mask_type)[:, :, None, None]
+        self.register_buffer("mask", None if bool(mask.all()) else mask, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = self.weight if self.mask is None else self.weight * self.mask
+        return self._conv_forward(x, weight, self.bias)
+
+
+def shift_down(x: Tensor, rows: int = 1) -> Tensor:
+    """Shift a feature map ``[B, C, H, W]`` down by ``rows``, filling the top with zeros."""
+    return F.pad(x, (0, 0, rows, 0))[:, :, : x.shape[2], :]
+
+
+def check_divisible(channels: int, colors: int, what: str) -> None:
+    if channels % colors:
+        raise ConfigError(
+            f"{what}={channels} must be a multiple of the number of colour channels ({colors}) "
+            "so features split evenly into colour groups"
+        )

@@ -1,0 +1,270 @@
+"""The shared contract, run over every registered model with tiny configurations.
+
+These tests check mathematics, not only that code runs: normalisation over a whole tiny image
+space, causality of every conditional (RGB order included), sampler frequencies against the
+density (chi-square), exact completion, save/load round trips and determinism.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from scipy.stats import chisquare
+
+import genzoo
+from genzoo.errors import ConfigError, ModelError
+from tests.models.tiny import TINY, all_images, peaked, tiny_model
+
+MODELS = genzoo.available_models()
+EXACT = [m for m in MODELS if genzoo.models.get_model_class(m).density == "exact"]
+#: (shape, levels) spaces small enough to enumerate
+SPACES = [((1, 3, 3), 2), ((3, 1, 2), 3)]
+
+
+def test_every_registered_model_has_a_tiny_config():
+    assert sorted(TINY) == MODELS
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_shapes_dtypes_and_loss(name, num_classes, generator):
+    model = tiny_model(name, (3, 4, 5), levels=4, num_classes=num_classes)
+    x = torch.randint(0, 4, (5, 3, 4, 5), generator=generator)
+    y = None if num_classes is None else torch.tensor([0, 1, 2, 0, 1])
+    if model.density != "none":
+        lp = model.log_prob(x, y)
+        assert lp.shape == (5,) and lp.dtype.is_floating_point
+        assert torch.isfinite(lp).all() and (lp <= 0).all()
+    if model.density == "exact":
+        per_dim = model.log_prob(x, y, per_dim=True)
+        assert per_dim.shape == (5, 3, 4, 5)
+        torch.testing.assert_close(per_dim.flatten(1).sum(1), lp)
+    s = model.sample(5, y, generator=generator)
+    assert s.shape == (5, 3, 4, 5) and s.dtype == torch.long
+    assert int(s.min()) >= 0 and int(s.max()) < 4
+    out = model.loss(x, y)
+    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
+    if model.density != "none":
+        expected_bpd = -lp.mean() / (model.num_dims * math.log(2))
+        torch.testing.assert_close(out["bits_per_dim"], expected_bpd.to(out["bits_per_dim"].dtype))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_save_load_round_trip(name, tmp_path, generator):
+    model = peaked(tiny_model(name, (3, 2, 3), levels=3, num_classes=2))
+    model.save(tmp_path / "m")
+    loaded = genzoo.load_model(tmp_path / "m").double()
+    assert type(loaded) is type(model) and loaded.config == model.config
+    x = torch.randint(0, 3, (4, 3, 2, 3), generator=generator)
+    y = torch.tensor([0, 1, 1, 0])
+    if model.density != "none":
+        assert torch.equal(model.log_prob(x, y), loaded.log_prob(x, y))
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_same_generator_same_samples(name):
+    model = peaked(tiny_model(name, (1, 3, 3), levels=4))
+    a = model.sample(8, generator=torch.Generator().manual_seed(7))
+    b = model.sample(8, generator=torch.Generator().manual_seed(7))
+    c = model.sample(8, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize(("shape", "levels"), SPACES)
+@pytest.mark.parametrize("num_classes", [None, 2])
+def test_normalization_over_whole_space(name, shape, levels, num_classes):
+    model = peaked(tiny_model(name, shape, levels, num_classes))
+    x = all_images(shape, levels)
+    for label in [None] if num_classes is None else range(num_classes):
+        y = None if label is None else torch.full((x.shape[0],), label)
+        with torch.no_grad():
+            total = model.log_prob(x, y).double().logsumexp(0).exp()
+        assert abs(float(total) - 1.0) < 1e-6, f"sum of p(x) = {float(total)}"
+
+
+def generation_order(shape: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+    c_count, h, w = shape
+    return [(c, i, j) for i in range(h) for j in range(w) for c in range(c_count)]
+
+
+def causality_violations(model, shape, generator) -> list[tuple]:
+    """Pairs (changed d, affected d') where changing sub-pixel d alters a conditional d' <= d."""
+    x = torch.randint(0, model.levels, (2, *shape), generator=generator)
+    y = None if model.num_classes is None else torch.tensor([0, 1])
+    order = generation_order(shape)
+    with torch.no_grad():
+        base = model.logits(x, y)
+        bad = []
+        for k, (c, i, j) in enumerate(order):
+            x2 = x.clone()
+            x2[:, c, i, j] = (x2[:, c, i, j] + 1) % model.levels
+            changed = (model.logits(x2, y) - base).abs().amax(dim=(0, 1)) > 1e-9
+            bad += [((c, i, j), order[m]) for m in range(k + 1) if changed[order[m]]]
+    return bad
+
+
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize("shape", [(1, 4, 5), (3, 3, 4)])
+def test_causality(name, shape, generator):
+    model = tiny_model(name, shape, levels=5, num_classes=2)
+    assert causality_violations(model, shape, generator) == []
+
+
+def test_causality_check_catches_a_leak(generator):
+    """Negative control: a PixelCNN whose input mask is B (a classic leak) must be caught."""
+    from genzoo.nn import MaskedConv2d
+
+    model = tiny_model("pixelcnn", (3, 3, 3), levels=5)
+    leaky = MaskedConv2d(3, 12, 7, mask_type="B", colors=3).double()
+    leaky.load_state_dict(model.input.state_dict())
+    model.input = leaky
+    bad = causality_violations(model, (3, 3, 3), generator)
+    assert bad and all(d == d2 for d, d2 in bad)  # each sub-pixel sees itself
+
+
+def unseen_predecessors(model, shape, target) -> list[tuple]:
+    """Earlier sub-pixels with zero gradient on the logits of ``target``; checks later ones too.
+
+    The gradient is summed over several random inputs so that a zero from inactive ReLUs at one
+    input is not mistaken for a structural blind spot.
+    """
+    xf = torch.rand(8, *shape, dtype=torch.float64, requires_grad=True)
+    model(xf * 2 - 1)[:, :, target[0], target[1], target[2]].logsumexp(1).sum().backward()
+    grad = xf.grad.abs().sum(0, keepdim=True)
+    order = generation_order(shape)
+    k = order.index(target)
+    assert all(float(grad[0][p]) == 0.0 for p in order[k:]), "a later sub-pixel is visible"
+    return [p for p in order[:k] if float(grad[0][p]) == 0.0]
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 7), (3, 6, 6)])
+def test_gated_pixelcnn_has_no_blind_spot(shape):
+    torch.manual_seed(0)
+    model = genzoo.create_model(
+        "gated_pixelcnn", shape=shape, levels=4, channels=24, num_layers=6, head_channels=24
+    ).double()
+    c, h, w = shape
+    for target in [(c - 1, h - 1, w - 1), (0, h // 2, 1), (c - 1, h - 2, 0)]:
+        assert unseen_predecessors(model, shape, target) == []
+
+
+def test_blind_spot_probe_finds_pixelcnn_blind_spot():
+    """Negative control: stacked masked 3x3 convolutions (plain PixelCNN) do have a blind spot."""
+    torch.manual_seed(0)
+    model = genzoo.create_model(
+        "pixelcnn", shape=(1, 12, 12), levels=4, channels=8, num_blocks=8, head_channels=8
+    ).double()
+    unseen = unseen_predecessors(model, (1, 12, 12), (0, 11, 5))
+    assert unseen and all(i < 11 and j > 5 for _, i, j in unseen)  # a wedge up and to the right
+
+
+def enumerate_probs(model, shape, y=None) -> torch.Tensor:
+    x = all_images(shape, model.levels)
+    yy = None if y is None else torch.full((x.shape[0],), y)
+    with torch.no_grad():
+        return model.log_prob(x, yy).double().exp()
+
+
+def code_of(images: torch.Tensor, levels: int) -> torch.Tensor:
+    """Index of each image in the enumeration order of ``all_images``."""
+    flat = images.flatten(1)
+    weights = levels ** torch.arange(flat.shape[1] - 1, -1, -1)
+    return (flat * weights).sum(1)
+
+
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize(("shape", "levels"), [((1, 2, 2), 3), ((3, 1, 1), 3)])
+def test_sampler_agrees_with_density(name, shape, levels):
+    model = peaked(tiny_model(name, shape, levels))
+    probs = enumerate_probs(model, shape)
+    n = 20000
+    samples = model.sample(n, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(code_of(samples, levels), minlength=probs.numel()).double()
+    keep = probs * n >= 5  # chi-square validity; the rare outcomes are pooled into one cell
+    observed, expected = counts[keep], probs[keep] * n
+    if not keep.all():
+        observed = torch.cat([observed, counts[~keep].sum(0, keepdim=True)])
+        expected = torch.cat([expected, probs[~keep].sum(0, keepdim=True) * n])
+    expected *= observed.sum() / expected.sum()  # exp(log_prob) sums to 1 only up to rounding
+    p_value = chisquare(observed.numpy(), expected.numpy()).pvalue
+    assert p_value > 1e-3, f"samples disagree with exp(log_prob): p={p_value:.2e}"
+    # Negative control: the same samples against another model's density are rejected.
+    other = enumerate_probs(peaked(tiny_model(name, shape, levels, seed=1), seed=1), shape)
+    assert chisquare(counts.numpy(), (other * n / other.sum()).numpy()).pvalue < 1e-6
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_completion_is_exact_conditional_sampling(name):
+    """Top row given: completions follow p(bottom row | top row) computed by enumeration."""
+    shape, levels = (1, 2, 2), 3
+    model = peaked(tiny_model(name, shape, levels))
+    probs = enumerate_probs(model, shape).view(levels, levels, levels, levels)
+    known = torch.tensor([[[[2, 0], [0, 0]]]]).expand(12000, -1, -1, -1)
+    mask = torch.tensor([[[True, True], [False, False]]])
+    out = model.sample(12000, known=known, mask=mask, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(out[:, :, 0], known[:, :, 0])
+    conditional = probs[2, 0].flatten() / probs[2, 0].sum()
+    counts = torch.bincount(out[:, 0, 1, 0] * levels + out[:, 0, 1, 1], minlength=levels**2)
+    expected = conditional * 12000 / conditional.sum()
+    assert chisquare(counts.double().numpy(), expected.numpy()).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_completion_never_changes_given_values(name, generator):
+    model = tiny_model(name, (3, 4, 4), levels=4)
+    known = torch.randint(0, 4, (6, 3, 4, 4), generator=generator)
+    mask = torch.rand(6, 3, 4, 4, generator=generator) < 0.5
+    out = model.sample(6, known=known, mask=mask, generator=generator)
+    assert torch.equal(out[mask], known[mask])
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_few_steps_lower_the_loss_on_a_fixed_batch(name, generator):
+    model = tiny_model(name, (1, 4, 4), levels=4).float().train()
+    x = torch.randint(0, 4, (8, 1, 4, 4), generator=generator)
+    x[:, :, ::2] = 3  # learnable structure
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    first = float(model.loss(x)["loss"].detach())
+    for _ in range(30):
+        opt.zero_grad()
+        model.loss(x)["loss"].backward()
+        opt.step()
+    assert float(model.loss(x)["loss"].detach()) < first - 0.1
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bad_inputs_raise_clear_errors(name):
+    model = tiny_model(name, (1, 3, 3), levels=4, num_classes=2)
+    good = torch.zeros(2, 1, 3, 3, dtype=torch.long)
+    y = torch.tensor([0, 1])
+    cases = [
+        (good.float(), y, "integer levels"),
+        (good[:, :, :2], y, "shape"),
+        (good + 4, y, "re-quantise"),
+        (good, None, "pass y"),
+        (good, torch.tensor([0, 2]), "y values"),
+    ]
+    for x, labels, message in cases:
+        with pytest.raises(ModelError, match=message):
+            model.log_prob(x, labels)
+    with pytest.raises(ConfigError, match="positive"):
+        model.sample(0, y)
+    with pytest.raises(ModelError, match="both"):
+        model.sample(2, y, known=good)
+
+
+def test_registry_errors():
+    with pytest.raises(ConfigError, match="available"):
+        genzoo.create_model("nope", shape=(1, 2, 2), levels=2)
+    with pytest.raises(ConfigError, match="no hyper-parameter"):
+        genzoo.create_model("pixelcnn", shape=(1, 2, 2), levels=2, chanels=4)
+    with pytest.raises(ConfigError, match="multiple"):
+        genzoo.create_model("pixelcnn", shape=(3, 2, 2), levels=2, channels=8)
+    with pytest.raises(ModelError, match="not a saved genzoo model"):
+        genzoo.load_model("/nonexistent")

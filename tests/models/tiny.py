@@ -1,0 +1,61 @@
+"""Tiny configurations of every registered model, used by the shared contract tests.
+
+Every model registered in genzoo must have an entry here (a test enforces it), so a new model is
+automatically run through the whole contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from genzoo.models import create_model
+from genzoo.models.base import GenerativeModel
+
+TINY: dict[str, dict[str, Any]] = {
+    "pixel_independent": {},
+    "pixelcnn": {"channels": 12, "num_blocks": 2, "head_channels": 12},
+    "gated_pixelcnn": {"channels": 12, "num_layers": 3, "head_channels": 12},
+}
+
+
+def tiny_model(
+    name: str,
+    shape: tuple[int, int, int],
+    levels: int,
+    num_classes: int | None = None,
+    seed: int = 0,
+) -> GenerativeModel:
+    torch.manual_seed(seed)
+    model = create_model(name, shape=shape, levels=levels, num_classes=num_classes, **TINY[name])
+    return model.double().eval()
+
+
+def peaked(model: GenerativeModel, steps: int = 40, seed: int = 0) -> GenerativeModel:
+    """Fit ``model`` briefly to a fixed random batch so its distribution is far from uniform.
+
+    A freshly initialised network is nearly uniform, which would make the sampler-vs-density and
+    normalisation tests weak; a few optimizer steps give it structure (any model, no internals).
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, model.levels, (6, *model.shape), generator=g)
+    y = None if model.num_classes is None else torch.arange(6) % model.num_classes
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    model.train()
+    for _ in range(steps):
+        opt.zero_grad()
+        model.loss(x, y)["loss"].backward()
+        opt.step()
+    return model.eval()
+
+
+def all_images(shape: tuple[int, int, int], levels: int) -> torch.Tensor:
+    """Every image of the space ``levels ** (C*H*W)``, LongTensor ``[levels**D, C, H, W]``."""
+    d = shape[0] * shape[1] * shape[2]
+    grids = (
+        torch.cartesian_prod(*[torch.arange(levels)] * d)
+        if d > 1
+        else torch.arange(levels)[:, None]
+    )
+    return grids.reshape(-1, *shape)
