@@ -268,3 +268,4 @@ def test_registry_errors():
         genzoo.create_model("pixelcnn", shape=(3, 2, 2), levels=2, channels=8)
     with pytest.raises(ModelError, match="not a saved genzoo model"):
         genzoo.load_model("/nonexistent")
+

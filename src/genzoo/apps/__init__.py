@@ -1,6 +1,13 @@
 """Applications of generative models: sample grids, completion."""
 
-from genzoo.apps.completion import COMPLETION_MASKS, complete, completion_mask
+from genzoo.apps.completion import COMPLETION_MASKS, complete, completion_mask, completion_rows
 from genzoo.apps.grid import image_grid, save_grid
 
-__all__ = ["COMPLETION_MASKS", "complete", "completion_mask", "image_grid", "save_grid"]
+__all__ = [
+    "COMPLETION_MASKS",
+    "complete",
+    "completion_mask",
+    "completion_rows",
+    "image_grid",
+    "save_grid",
+]

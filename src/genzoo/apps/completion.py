@@ -53,3 +53,26 @@ def complete(
     known = images.repeat_interleave(samples_per_image, dim=0)
     labels = None if y is None else y.repeat_interleave(samples_per_image, dim=0)
     return model.sample(known.shape[0], labels, generator=generator, known=known, mask=mask)
+
+
+def completion_rows(
+    model: GenerativeModel,
+    images: Tensor,
+    mask: Tensor,
+    *,
+    y: Tensor | None = None,
+    samples_per_image: int = 3,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Images for a completion figure: ``[(2 + samples_per_image) * N, C, H, W]``.
+
+    Row-major with ``N`` images per row: the originals, the given part (unknown pixels set to 0),
+    then ``samples_per_image`` rows of completions.
+    """
+    n = images.shape[0]
+    out = complete(
+        model, images, mask, y=y, samples_per_image=samples_per_image, generator=generator
+    )
+    masked = torch.where(mask, images, torch.zeros_like(images))
+    completions = out.view(n, samples_per_image, *images.shape[1:]).transpose(0, 1).flatten(0, 1)
+    return torch.cat([images, masked, completions])

@@ -54,7 +54,14 @@ def causal_kernel_mask(
 
 
 class MaskedConv2d(nn.Conv2d):
-    """Same-padded ``k x k`` convolution with a PixelCNN causal mask (van den Oord et al. 2016)."""
+    """Same-padded ``k x k`` convolution with a PixelCNN causal mask (van den Oord et al. 2016).
+
+    The weight is stored as the full ``k x k`` kernel (zeros where masked), but the forward pass
+    only computes the taps the mask keeps: a ``(k//2) x k`` convolution over the rows above plus
+    a ``1 x (k//2 + 1)`` convolution over the current row up to the pixel (whose colour groups are
+    masked). That is the same function with 5/9 of the multiply-adds of a masked ``3 x 3`` and
+    25/49 of a ``7 x 7``; ``masked_forward`` computes it the plain way, for reference and tests.
+    """
 
     def __init__(
         self,
@@ -68,16 +75,25 @@ class MaskedConv2d(nn.Conv2d):
     ) -> None:
         if kernel_size % 2 != 1:
             raise ConfigError(f"masked convolutions need an odd kernel size, got {kernel_size}")
-        super().__init__(
-            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias
-        )
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
         mask = causal_kernel_mask(
             out_channels, in_channels, (kernel_size, kernel_size), colors, mask_type
         )
         self.register_buffer("mask", mask, persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def masked_forward(self, x: Tensor) -> Tensor:
+        """The plain implementation: the full kernel times its mask."""
         return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        r = self.kernel_size[0] // 2
+        if r == 0:
+            return self.masked_forward(x)
+        row_mask = self.mask[:, :, r : r + 1, : r + 1]
+        row = F.conv2d(F.pad(x, (r, 0, 0, 0)), self.weight[:, :, r : r + 1, : r + 1] * row_mask,
+                       self.bias)
+        above = F.conv2d(F.pad(x, (r, r, r, 0)), self.weight[:, :, :r, :])
+        return row + above[:, :, : x.shape[2], :]
 
 
 class ShiftedConv2d(nn.Module):

@@ -1,0 +1,1 @@
+"""The ``genzoo`` command line: thin sub-commands over the library."""
