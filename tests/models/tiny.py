@@ -15,8 +15,8 @@ from genzoo.models.base import GenerativeModel
 
 TINY: dict[str, dict[str, Any]] = {
     "pixel_independent": {},
-    "pixelcnn": {"channels": 12, "num_blocks": 2, "head_channels": 12},
-    "gated_pixelcnn": {"channels": 12, "num_layers": 3, "head_channels": 12},
+    "pixelcnn": {"channels": 10, "num_blocks": 2, "head_channels": 11},
+    "gated_pixelcnn": {"channels": 10, "num_layers": 3, "head_channels": 11},
 }
 
 

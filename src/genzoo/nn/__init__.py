@@ -7,7 +7,6 @@ from genzoo.nn.masked import (
     causal_kernel_mask,
     center_mask,
     channel_groups,
-    check_divisible,
     shift_down,
 )
 
@@ -18,6 +17,5 @@ __all__ = [
     "causal_kernel_mask",
     "center_mask",
     "channel_groups",
-    "check_divisible",
     "shift_down",
 ]

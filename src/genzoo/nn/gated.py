@@ -55,6 +55,7 @@ class GatedLayer(nn.Module):
             direction="right",
             colors=colors,
             mask_type=mask_type,
+            out_period=channels,  # gate halves a_k, b_k share colour group k % colors
         )
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.h_out = MaskedConv1x1(channels, channels, colors=colors)

@@ -2,7 +2,9 @@
 
 Ordering: pixels in raster scan; within a pixel, colour channel 0, then 1, then 2. Hidden feature
 maps are split into colour groups by ``channel_groups``: feature ``k`` of ``n`` belongs to colour
-``k % colors``. A feature of group ``g`` at pixel ``p`` may depend on
+``(k % period) % colors`` with ``period = n`` by default. Layers whose output is split in two
+halves for a gate ``tanh(a) * sigmoid(b)`` use ``period = n // 2``, so ``a_k`` and ``b_k`` share a
+group whatever ``n`` is; group sizes need not be equal. A feature of group ``g`` at pixel ``p`` may depend on
 
 * any feature of any pixel before ``p`` (rows above, or the same row to the left), and
 * at pixel ``p`` itself, features of groups ``< g`` (mask ``"A"``) or ``<= g`` (mask ``"B"``).
@@ -21,23 +23,30 @@ from torch import Tensor, nn
 from genzoo.errors import ConfigError
 
 
-def channel_groups(n: int, colors: int) -> Tensor:
-    """Colour group of each of ``n`` features: ``arange(n) % colors``."""
-    return torch.arange(n) % colors
+def channel_groups(n: int, colors: int, period: int | None = None) -> Tensor:
+    """Colour group of each of ``n`` features: ``(arange(n) % period) % colors``."""
+    return (torch.arange(n) % (period or n)) % colors
 
 
-def center_mask(out_channels: int, in_channels: int, colors: int, mask_type: str) -> Tensor:
+def center_mask(
+    out_channels: int, in_channels: int, colors: int, mask_type: str, out_period: int | None = None
+) -> Tensor:
     """``[out, in]`` 0/1 matrix: which inputs of the *same* pixel an output may see."""
     if mask_type not in ("A", "B"):
         raise ConfigError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
-    g_out = channel_groups(out_channels, colors)[:, None]
+    g_out = channel_groups(out_channels, colors, out_period)[:, None]
     g_in = channel_groups(in_channels, colors)[None, :]
     allowed = g_in < g_out if mask_type == "A" else g_in <= g_out
     return allowed.float()
 
 
 def causal_kernel_mask(
-    out_channels: int, in_channels: int, kernel_size: tuple[int, int], colors: int, mask_type: str
+    out_channels: int,
+    in_channels: int,
+    kernel_size: tuple[int, int],
+    colors: int,
+    mask_type: str,
+    out_period: int | None = None,
 ) -> Tensor:
     """``[out, in, kh, kw]`` mask for a centred kernel: rows above, left of centre, centre by group.
 
@@ -49,7 +58,7 @@ def causal_kernel_mask(
     ci, cj = kh // 2, kw // 2
     mask[:, :, ci + 1 :, :] = 0
     mask[:, :, ci, cj + 1 :] = 0
-    mask[:, :, ci, cj] = center_mask(out_channels, in_channels, colors, mask_type)
+    mask[:, :, ci, cj] = center_mask(out_channels, in_channels, colors, mask_type, out_period)
     return mask
 
 
@@ -75,7 +84,9 @@ class MaskedConv2d(nn.Conv2d):
     ) -> None:
         if kernel_size % 2 != 1:
             raise ConfigError(f"masked convolutions need an odd kernel size, got {kernel_size}")
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+        super().__init__(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias
+        )
         mask = causal_kernel_mask(
             out_channels, in_channels, (kernel_size, kernel_size), colors, mask_type
         )
@@ -90,8 +101,9 @@ class MaskedConv2d(nn.Conv2d):
         if r == 0:
             return self.masked_forward(x)
         row_mask = self.mask[:, :, r : r + 1, : r + 1]
-        row = F.conv2d(F.pad(x, (r, 0, 0, 0)), self.weight[:, :, r : r + 1, : r + 1] * row_mask,
-                       self.bias)
+        row = F.conv2d(
+            F.pad(x, (r, 0, 0, 0)), self.weight[:, :, r : r + 1, : r + 1] * row_mask, self.bias
+        )
         above = F.conv2d(F.pad(x, (r, r, r, 0)), self.weight[:, :, :r, :])
         return row + above[:, :, : x.shape[2], :]
 
@@ -115,6 +127,7 @@ class ShiftedConv2d(nn.Module):
         direction: str,
         colors: int = 1,
         mask_type: str | None = None,
+        out_period: int | None = None,
         bias: bool = True,
     ) -> None:
         super().__init__()
@@ -134,7 +147,9 @@ class ShiftedConv2d(nn.Module):
         mask = None
         if direction == "right" and mask_type is not None:
             mask = torch.ones(out_channels, in_channels, kh, kw)
-            mask[:, :, 0, -1] = center_mask(out_channels, in_channels, colors, mask_type)
+            mask[:, :, 0, -1] = center_mask(
+                out_channels, in_channels, colors, mask_type, out_period
+            )
             if bool(mask.all()):
                 mask = None
         self.register_buffer("mask", mask, persistent=False)
@@ -171,11 +186,3 @@ class MaskedConv1x1(nn.Conv2d):
 def shift_down(x: Tensor, rows: int = 1) -> Tensor:
     """Shift a feature map ``[B, C, H, W]`` down by ``rows``, filling the top with zeros."""
     return F.pad(x, (0, 0, rows, 0))[:, :, : x.shape[2], :]
-
-
-def check_divisible(channels: int, colors: int, what: str) -> None:
-    if channels % colors:
-        raise ConfigError(
-            f"{what}={channels} must be a multiple of the number of colour channels ({colors}) "
-            "so features split evenly into colour groups"
-        )

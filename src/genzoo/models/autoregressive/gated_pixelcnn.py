@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
-from genzoo.nn import MaskedConv1x1, check_divisible
+from genzoo.nn import MaskedConv1x1
 from genzoo.nn.gated import GatedLayer
 
 
@@ -28,11 +28,11 @@ class GatedPixelCNN(AutoregressiveModel):
     """Gated PixelCNN with ``num_layers`` gated layers of ``channels`` features.
 
     Args:
-        channels: features per stack (a multiple of the number of colour channels).
+        channels: features per stack.
         num_layers: gated layers, the first one with mask A.
         kernel_size: odd kernel width of the layers after the first.
         input_kernel_size: odd kernel width of the first layer.
-        head_channels: features of the output ``1 x 1`` layers (a multiple of the colours).
+        head_channels: features of the output ``1 x 1`` layers.
         dropout: dropout probability on the gated activations (training only).
     """
 
@@ -51,8 +51,6 @@ class GatedPixelCNN(AutoregressiveModel):
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
         colors = self.shape[0]
-        check_divisible(channels, colors, "channels")
-        check_divisible(head_channels, colors, "head_channels")
         if num_layers < 1:
             raise ConfigError(f"num_layers must be at least 1, got {num_layers}")
         for name, k in (("kernel_size", kernel_size), ("input_kernel_size", input_kernel_size)):

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
-from genzoo.nn import MaskedConv1x1, MaskedConv2d, check_divisible
+from genzoo.nn import MaskedConv1x1, MaskedConv2d
 
 
 class ResidualBlock(nn.Module):
@@ -43,9 +43,9 @@ class PixelCNN(AutoregressiveModel):
     """PixelCNN with ``num_blocks`` residual blocks of ``channels`` (= 2h) features.
 
     Args:
-        channels: features between blocks (2h in the paper); a multiple of ``2 * C``.
+        channels: features between blocks (2h in the paper).
         num_blocks: residual blocks after the input convolution.
-        head_channels: features of the two ``1 x 1`` output layers; a multiple of ``C``.
+        head_channels: features of the two ``1 x 1`` output layers.
     """
 
     def __init__(
@@ -60,8 +60,6 @@ class PixelCNN(AutoregressiveModel):
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
         colors = self.shape[0]
-        check_divisible(channels, 2 * colors, "channels")
-        check_divisible(head_channels, colors, "head_channels")
         self.input = MaskedConv2d(colors, channels, 7, mask_type="A", colors=colors)
         self.embed = None if num_classes is None else nn.Embedding(self.num_classes, channels)
         self.blocks = nn.Sequential(*[ResidualBlock(channels, colors) for _ in range(num_blocks)])
