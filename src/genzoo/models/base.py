@@ -8,7 +8,8 @@ the model from the two files (no pickle anywhere).
 The contract (see the core issue):
 
 * ``log_prob(x, y=None)`` -> ``[B]`` log-likelihood in **nats**; ``per_dim=True`` ->
-  ``[B, C, H, W]`` holding ``log p(x_d | x_<d)`` in generation order (exact models only), summing to the former.
+  ``[B, C, H, W]`` holding ``log p(x_d | x_<d)`` in generation order (exact models only),
+  summing to the former.
 * ``sample(n, y=None, generator=None, known=None, mask=None)`` -> LongTensor ``[n, C, H, W]``.
 * ``loss(x, y=None)`` -> dict with a scalar ``"loss"`` to minimise plus named metrics.
 * ``density`` in ``{"exact", "bound", "none"}`` declares what ``log_prob`` means.

@@ -4,7 +4,8 @@ Ordering: pixels in raster scan; within a pixel, colour channel 0, then 1, then 
 maps are split into colour groups by ``channel_groups``: feature ``k`` of ``n`` belongs to colour
 ``(k % period) % colors`` with ``period = n`` by default. Layers whose output is split in two
 halves for a gate ``tanh(a) * sigmoid(b)`` use ``period = n // 2``, so ``a_k`` and ``b_k`` share a
-group whatever ``n`` is; group sizes need not be equal. A feature of group ``g`` at pixel ``p`` may depend on
+group whatever ``n`` is; group sizes need not be equal. A feature of group ``g`` at pixel ``p``
+may depend on
 
 * any feature of any pixel before ``p`` (rows above, or the same row to the left), and
 * at pixel ``p`` itself, features of groups ``< g`` (mask ``"A"``) or ``<= g`` (mask ``"B"``).
