@@ -57,5 +57,5 @@ def save_grid(
         scale = max(1, 64 // max(images.shape[-2:]))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(images, levels, nrow=nrow, scale=scale)).save(path)
+    Image.fromarray(image_grid(images, levels, nrow=nrow, scale=scale, padding=2)).save(path)
     return path

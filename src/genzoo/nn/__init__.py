@@ -1,6 +1,7 @@
 """Layers: masked and shifted convolutions, gated blocks."""
 
 from genzoo.nn.masked import (
+    CategoricalHead,
     MaskedConv1x1,
     MaskedConv2d,
     ShiftedConv2d,
@@ -11,6 +12,7 @@ from genzoo.nn.masked import (
 )
 
 __all__ = [
+    "CategoricalHead",
     "MaskedConv1x1",
     "MaskedConv2d",
     "ShiftedConv2d",

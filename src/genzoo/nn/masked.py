@@ -187,3 +187,24 @@ class MaskedConv1x1(nn.Conv2d):
 def shift_down(x: Tensor, rows: int = 1) -> Tensor:
     """Shift a feature map ``[B, C, H, W]`` down by ``rows``, filling the top with zeros."""
     return F.pad(x, (0, 0, rows, 0))[:, :, : x.shape[2], :]
+
+
+class CategoricalHead(nn.Sequential):
+    """``ReLU -> 1x1 -> ReLU -> 1x1`` to ``levels`` logits per sub-pixel, colour-masked (mask B).
+
+    Maps features ``[B, channels, H, W]`` to logits ``[B, levels, colors, H, W]``; output feature
+    ``l * colors + c`` is level ``l`` of colour ``c`` (its colour group is ``c``).
+    """
+
+    def __init__(self, channels: int, hidden: int, levels: int, colors: int) -> None:
+        super().__init__(
+            nn.ReLU(),
+            MaskedConv1x1(channels, hidden, colors=colors),
+            nn.ReLU(),
+            MaskedConv1x1(hidden, levels * colors, colors=colors),
+        )
+        self.levels, self.colors = levels, colors
+
+    def forward(self, h: Tensor) -> Tensor:
+        out = super().forward(h)
+        return out.view(out.shape[0], self.levels, self.colors, *out.shape[2:])

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
-from genzoo.nn import MaskedConv1x1
+from genzoo.nn import CategoricalHead
 from genzoo.nn.gated import GatedLayer
 
 
@@ -70,12 +70,7 @@ class GatedPixelCNN(AutoregressiveModel):
             )
             for i in range(num_layers)
         )
-        self.head = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv1x1(channels, head_channels, colors=colors),
-            nn.ReLU(),
-            MaskedConv1x1(head_channels, self.levels * colors, colors=colors),
-        )
+        self.head = CategoricalHead(channels, head_channels, self.levels, colors)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         v = h = x
@@ -83,6 +78,4 @@ class GatedPixelCNN(AutoregressiveModel):
         for layer in self.layers:
             v, h, s = layer(v, h, y)
             skip = s if skip is None else skip + s
-        out = self.head(skip)
-        b, _, height, width = out.shape
-        return out.view(b, self.levels, self.shape[0], height, width)
+        return self.head(skip)

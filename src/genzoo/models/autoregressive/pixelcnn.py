@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
-from genzoo.nn import MaskedConv1x1, MaskedConv2d
+from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
 
 
 class ResidualBlock(nn.Module):
@@ -63,18 +63,10 @@ class PixelCNN(AutoregressiveModel):
         self.input = MaskedConv2d(colors, channels, 7, mask_type="A", colors=colors)
         self.embed = None if num_classes is None else nn.Embedding(self.num_classes, channels)
         self.blocks = nn.Sequential(*[ResidualBlock(channels, colors) for _ in range(num_blocks)])
-        self.head = nn.Sequential(
-            nn.ReLU(),
-            MaskedConv1x1(channels, head_channels, colors=colors),
-            nn.ReLU(),
-            MaskedConv1x1(head_channels, self.levels * colors, colors=colors),
-        )
+        self.head = CategoricalHead(channels, head_channels, self.levels, colors)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.input(x)
         if self.embed is not None and y is not None:
             h = h + self.embed(y)[:, :, None, None]
-        out = self.head(self.blocks(h))
-        b, _, height, width = out.shape
-        # output feature l*C + c is level l of colour c (colour group c, see nn.masked)
-        return out.view(b, self.levels, self.shape[0], height, width)
+        return self.head(self.blocks(h))
