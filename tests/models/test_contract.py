@@ -268,3 +268,13 @@ def test_registry_errors():
         genzoo.create_model("gated_pixelcnn", shape=(3, 2, 2), levels=2, kernel_size=4)
     with pytest.raises(ModelError, match="not a saved genzoo model"):
         genzoo.load_model("/nonexistent")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_parameter_gets_a_gradient(name, generator):
+    """No dead parameters: they waste compute and break plain DDP (seen in the last gated layer)."""
+    model = tiny_model(name, (3, 3, 4), levels=4, num_classes=2).float().train()
+    x = torch.randint(0, 4, (4, 3, 3, 4), generator=generator)
+    model.loss(x, torch.tensor([0, 1, 0, 1]))["loss"].backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert dead == []

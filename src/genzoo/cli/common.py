@@ -150,8 +150,10 @@ def load_data(spec: dict[str, Any], download: bool = True):
 
 
 def save_data_spec(out: Path, spec: dict[str, Any]) -> None:
+    from genzoo.evaluation.report import write_json
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / DATA_SPEC_NAME).write_text(json.dumps(spec, indent=2) + "\n")
+    write_json(out / DATA_SPEC_NAME, spec)  # atomic: every rank of a ddp run writes the same
 
 
 def run_data(run_dir: Path, args: argparse.Namespace):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +60,12 @@ def model_name(argv: Sequence[str]) -> str | None:
     return name
 
 
+def say(text: str) -> None:
+    """Progress note on stderr, from the first process only (ddp re-runs this command per rank)."""
+    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+        print(text, file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from genzoo.evaluation import evaluate_run
     from genzoo.models import create_model, load_model
@@ -83,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
     dataset = load_data(data_spec(args), args.download)
-    print(f"data: {dataset.describe()}", file=sys.stderr)
+    say(f"data: {dataset.describe()}")
     if not args.resume:
         num_classes = None
         if args.conditional:
@@ -99,16 +106,16 @@ def run(args: argparse.Namespace) -> int:
         )
     save_data_spec(out, data_spec(args))
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"model: {args.model} ({n_params:,} parameters) -> {out}", file=sys.stderr)
+    say(f"model: {args.model} ({n_params:,} parameters) -> {out}")
     result = train(model, dataset, config, out, resume=args.resume)
+    if result.global_rank != 0:  # other ranks of a distributed run stop here
+        return 0
     print(
         f"trained {result.steps} steps ({result.epochs:.1f} epochs) in "
         f"{result.train_seconds:.0f} s of training "
-        f"({result.images_per_second:.0f} images/s); stopped: {result.stop_reason}",
+        f"({result.images_per_second:.0f} images/s, all devices); stopped: {result.stop_reason}",
         file=sys.stderr,
     )
-    if result.global_rank != 0:  # other ranks of a distributed run stop here
-        return 0
     metrics = evaluate_run(model, dataset, out, seed=config.seed, num_samples=args.num_samples)
     print_metrics(metrics)
     return 0

@@ -31,6 +31,8 @@ class GatedLayer(nn.Module):
     vertical stack at every layer would reintroduce a blind spot (see SCIENCE.md).
 
     Returns ``(v, h, skip)``; ``h`` already includes the residual (callers must not add it again).
+    With ``last=True`` only ``skip`` is meaningful: the layer has no horizontal output convolution
+    (it would feed nothing) and ``v``/``h`` come back unchanged in role, not to be used further.
     """
 
     def __init__(
@@ -43,9 +45,11 @@ class GatedLayer(nn.Module):
         mask_type: str,
         num_classes: int | None = None,
         dropout: float = 0.0,
+        last: bool = False,
     ) -> None:
         super().__init__()
         k = kernel_size
+        self.last = last
         self.residual = in_channels == channels
         self.v_conv = ShiftedConv2d(in_channels, 2 * channels, (k // 2 + 1, k), direction="down")
         self.h_conv = ShiftedConv2d(
@@ -58,7 +62,8 @@ class GatedLayer(nn.Module):
             out_period=channels,  # gate halves a_k, b_k share colour group k % colors
         )
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
-        self.h_out = MaskedConv1x1(channels, channels, colors=colors)
+        # the last layer's horizontal output would feed nothing: only its skip is used
+        self.h_out = None if last else MaskedConv1x1(channels, channels, colors=colors)
         self.skip = MaskedConv1x1(channels, channels, colors=colors)
         self.embed = None if num_classes is None else nn.Embedding(num_classes, 4 * channels)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -73,6 +78,8 @@ class GatedLayer(nn.Module):
             v_pre = v_pre + bias_v
             h_pre = h_pre + bias_h
         gated = self.dropout(gate(h_pre))
+        if self.h_out is None:
+            return v_pre, h, self.skip(gated)
         h_new = self.h_out(gated)
         if self.residual:
             h_new = h + h_new

@@ -67,6 +67,7 @@ class GatedPixelCNN(AutoregressiveModel):
                 mask_type="A" if i == 0 else "B",
                 num_classes=self.num_classes,
                 dropout=dropout,
+                last=i == num_layers - 1,
             )
             for i in range(num_layers)
         )

@@ -1,0 +1,156 @@
+"""Training checkpoints: atomic writes, safe loads, and RNG states as plain tensors.
+
+A checkpoint is one ``torch.save`` file, ``out_dir/checkpoint.pt``, holding only tensors, numbers,
+strings, lists and dicts, so it loads with ``torch.load(path, weights_only=True)`` (no pickle of
+arbitrary objects). Keys (format version 1):
+
+* ``format`` (``"genzoo-train-checkpoint"``), ``version`` (1), ``genzoo_version``;
+* ``step`` (optimizer steps done), ``epoch`` (completed epochs), ``batch_in_epoch`` (global
+  batches done in the current epoch), ``train_seconds``, ``images_seen``;
+* ``model``: the raw (non-averaged) weights, CPU, contiguous; ``model_name``, ``model_config``;
+* ``ema``: ``{"decay", "num_updates", "weights"}`` or ``None``;
+* ``optimizer``: ``AdamW.state_dict()``; ``scheduler``: the :class:`LRSchedule` parameters;
+* ``rng``: one entry per rank (see :func:`capture_rng`);
+* ``train_config`` (:meth:`TrainConfig.to_dict`), ``dataset`` (name, levels, shape, classes),
+  ``last_eval`` (the latest periodic evaluation or ``None``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from lightning_fabric import Fabric
+
+from genzoo.errors import TrainingError
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT = "genzoo-train-checkpoint"
+VERSION = 1
+
+
+def to_cpu(obj: Any) -> Any:
+    """Move every tensor in a nested dict/list structure to the CPU (memory format kept)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()  # strides are kept: resumed optimizer state matches exactly
+    if isinstance(obj, dict):
+        return {k: to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(to_cpu(v) for v in obj)
+    return obj
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to ``path`` through a temporary file and :func:`os.replace`.
+
+    A crash mid-write leaves the previous file intact.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` through a temporary file and :func:`os.replace`."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` onto the CPU.
+
+    Raises:
+        TrainingError: when the file is missing, unreadable or not a genzoo checkpoint.
+    """
+    if not path.is_file():
+        raise TrainingError(
+            f"cannot resume: no checkpoint at {path}; train without --resume to start a new run, "
+            "or pass the --out directory of the run to continue"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TrainingError(
+            f"cannot read checkpoint {path} ({first}); it is damaged or was not written by "
+            "genzoo — delete it to start over"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise TrainingError(f"{path} is not a genzoo training checkpoint; use another --out")
+    if state.get("version") != VERSION:
+        raise TrainingError(
+            f"{path} has checkpoint format version {state.get('version')}, this genzoo reads "
+            f"version {VERSION}; resume with the genzoo version that wrote it"
+        )
+    return state
+
+
+# ---------------------------------------------------------------------- RNG states
+def capture_rng(device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's global RNG states as fixed-shape tensors.
+
+    Keys: ``torch`` (CPU generator), ``cuda`` (the current CUDA device's generator, only when
+    ``device`` is a CUDA device), ``python`` and ``python_gauss`` (``random``'s version, 625
+    words and ``gauss_next``), ``numpy`` and ``numpy_state`` (MT19937 key; position, cached
+    Gaussian). Fixed shapes let the ranks gather them in one call.
+    """
+    version, words, gauss = random.getstate()
+    # the legacy global numpy RNG is what user code may draw from; it is saved, not used
+    _, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": torch.tensor([version, *words], dtype=torch.int64),
+        "python_gauss": torch.tensor(
+            [0.0 if gauss is None else 1.0, 0.0 if gauss is None else gauss], dtype=torch.float64
+        ),
+        "numpy": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "numpy_state": torch.tensor([pos, has_gauss, cached], dtype=torch.float64),
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def gather_rng(fabric: Fabric) -> list[dict[str, torch.Tensor]]:
+    """Every rank's :func:`capture_rng`, in rank order (a collective when distributed)."""
+    mine = capture_rng(fabric.device)
+    world = fabric.world_size
+    if world == 1:
+        return [mine]
+    ranks: list[dict[str, torch.Tensor]] = [{} for _ in range(world)]
+    for key, value in mine.items():  # gloo and nccl gather tensors on the rank's device
+        local = value.to(fabric.device)
+        parts = [torch.empty_like(local) for _ in range(world)]
+        dist.all_gather(parts, local)
+        for r in range(world):
+            ranks[r][key] = parts[r].cpu()
+    return ranks
+
+
+def restore_rng(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Set the global RNGs from :func:`capture_rng` output."""
+    torch.set_rng_state(state["torch"].to("cpu", torch.uint8))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].to("cpu", torch.uint8), device)
+    python = [int(v) for v in state["python"].tolist()]
+    has_gauss, gauss = state["python_gauss"].tolist()
+    random.setstate((python[0], tuple(python[1:]), gauss if has_gauss else None))
+    pos, has_np_gauss, cached = state["numpy_state"].tolist()
+    keys = state["numpy"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, int(pos), int(has_np_gauss), float(cached)))  # noqa: NPY002
+
+
+def seed_all(seed: int) -> None:
+    """Seed ``random``, numpy and torch (CPU and every CUDA device) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    torch.manual_seed(seed)

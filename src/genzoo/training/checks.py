@@ -1,0 +1,87 @@
+"""Consistency checks between a model, a dataset, a recipe and a checkpoint being resumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genzoo.data.dataset import Dataset
+from genzoo.errors import ConfigError, TrainingError
+from genzoo.models.base import GenerativeModel
+from genzoo.training.config import TrainConfig
+
+#: Recipe fields that fix the data stream: resuming with other values would not continue the run.
+RESUME_FIXED = ("batch_size", "seed", "binarize")
+
+
+def dataset_info(dataset: Dataset) -> dict[str, Any]:
+    """What a run records about its data (``train_config.json`` and the checkpoint)."""
+    return {
+        "name": dataset.name,
+        "levels": dataset.levels,
+        "raw_levels": dataset.raw_levels,
+        "shape": list(dataset.shape),
+        "num_classes": dataset.num_classes,
+        "num_train": int(dataset.train.shape[0]),
+    }
+
+
+def check_data(model: GenerativeModel, dataset: Dataset, config: TrainConfig) -> None:
+    """Raise :class:`ConfigError` unless ``model`` can be trained on ``dataset`` with ``config``."""
+    if tuple(dataset.shape) != tuple(model.shape) or dataset.levels != model.levels:
+        raise ConfigError(
+            f"the model expects images of shape {tuple(model.shape)} with {model.levels} levels "
+            f"but {dataset.name!r} has shape {tuple(dataset.shape)} with {dataset.levels} levels; "
+            "create the model with shape=data.shape, levels=data.levels"
+        )
+    if model.num_classes is not None and dataset.train_labels is None:
+        raise ConfigError(
+            f"the model is class-conditional ({model.num_classes} classes) but {dataset.name!r} "
+            "has no labels; create the model with num_classes=None"
+        )
+    if config.binarize == "dynamic" and dataset.levels != 2:
+        raise ConfigError(
+            f"--binarize dynamic needs binary data, but {dataset.name!r} has {dataset.levels} "
+            "levels; load it with levels=2 or use --binarize static"
+        )
+    n = int(dataset.train.shape[0])
+    if config.batch_size > n:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} exceeds the {n} training images of "
+            f"{dataset.name!r}; pass a smaller --batch-size"
+        )
+
+
+def check_resume(
+    state: dict[str, Any],
+    model: GenerativeModel,
+    dataset: Dataset,
+    config: TrainConfig,
+    path: Path,
+) -> None:
+    """Raise :class:`TrainingError` unless the checkpoint ``state`` continues this run."""
+    if state["model_name"] != model.name or state["model_config"] != model.config:
+        saved, now = state["model_config"], model.config
+        diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        detail = ", ".join(f"{k}: saved {saved.get(k)!r}, given {now.get(k)!r}" for k in diff)
+        raise TrainingError(
+            f"cannot resume from {path}: it was written for {state['model_name']} but the model "
+            f"given is {model.name}"
+            + (f" with different hyper-parameters ({detail})" if detail else "")
+            + "; build the model with the saved config.json, or use a new --out directory"
+        )
+    saved_data, data = state["dataset"], dataset_info(dataset)
+    for key in ("name", "levels", "shape"):
+        if saved_data.get(key) != data[key]:
+            raise TrainingError(
+                f"cannot resume from {path}: it was trained on {saved_data.get('name')!r} with "
+                f"{key}={saved_data.get(key)!r}, now {key}={data[key]!r}; load the same dataset"
+            )
+    saved_config = state["train_config"]
+    for key in RESUME_FIXED:
+        if saved_config.get(key) != getattr(config, key):
+            raise TrainingError(
+                f"cannot resume from {path}: --{key.replace('_', '-')} was "
+                f"{saved_config.get(key)!r}, now {getattr(config, key)!r}; it fixes the data "
+                "order, so pass the saved value (see train_config.json) or use a new --out"
+            )

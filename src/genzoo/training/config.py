@@ -1,0 +1,328 @@
+"""The training recipe, :class:`TrainConfig`, and its validation table.
+
+Every field has a default and ``metadata={"help": ...}`` (plus ``"choices"`` for the string
+options) so that the command line can generate one ``--flag`` per field (``grad_clip`` ->
+``--grad-clip``). This module deliberately does *not* use ``from __future__ import annotations``:
+``dataclasses.fields(TrainConfig)[i].type`` is the real type (``int``, ``float``, ``str``,
+``bool``) that a flag parser needs.
+
+Validation follows scikit-learn: the constructor only stores; :meth:`TrainConfig.validate`
+checks every field against one declarative table (:data:`RULES`) and raises
+:class:`~genzoo.errors.ConfigError` naming the flag, the bad value and what to pass instead.
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from genzoo.errors import ConfigError
+
+#: Step budget used when none of ``steps``, ``epochs``, ``minutes`` is given.
+DEFAULT_STEPS = 1000
+
+LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
+ACCELERATORS = ("auto", "cpu", "cuda", "mps")
+#: Strategies that launch by re-running the script per rank and keep a full model per rank
+#: (spawn-based and sharded strategies do not fit this engine's in-place, whole-model design).
+STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
+BINARIZATIONS = ("static", "dynamic")
+
+
+def _help(text: str, choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return {"help": text} if choices is None else {"help": text, "choices": choices}
+
+
+@dataclass
+class TrainConfig:
+    """How to train a model: budget, optimiser, schedule, averaging, logging and hardware.
+
+    The constructor only stores values; :func:`genzoo.training.train` calls :meth:`validate`.
+    ``0`` switches an optional feature off (``grad_clip``, ``ema_decay``, ``eval_every``, ...).
+    """
+
+    # ---------------------------------------------------------------- budget
+    steps: int = field(
+        default=0,
+        metadata=_help(
+            "stop after this many optimizer steps (0 = not a step budget; when no budget is "
+            f"given at all: {DEFAULT_STEPS} steps)"
+        ),
+    )
+    epochs: int = field(
+        default=0,
+        metadata=_help(
+            "stop after this many passes over the training set (0 = not an epoch budget)"
+        ),
+    )
+    minutes: float = field(
+        default=0.0,
+        metadata=_help(
+            "stop after this many minutes of training time; periodic evaluation and checkpoint "
+            "writing are not counted (0 = not a time budget)"
+        ),
+    )
+    # ---------------------------------------------------------------- optimisation
+    batch_size: int = field(
+        default=64,
+        metadata=_help(
+            "global batch size, split evenly across devices (the last partial batch "
+            "of every epoch is dropped)"
+        ),
+    )
+    lr: float = field(default=1e-3, metadata=_help("peak learning rate of AdamW"))
+    weight_decay: float = field(
+        default=0.0,
+        metadata=_help("AdamW decoupled weight decay on weight matrices and kernels (not biases)"),
+    )
+    lr_schedule: str = field(
+        default="constant",
+        metadata=_help(
+            "learning-rate schedule after warm-up: constant, or cosine decay to 0 over "
+            "--decay-steps",
+            LR_SCHEDULES,
+        ),
+    )
+    warmup_steps: int = field(
+        default=100, metadata=_help("linear learning-rate warm-up from lr/warmup_steps to lr")
+    )
+    decay_steps: int = field(
+        default=0,
+        metadata=_help(
+            "length of the cosine schedule in steps, warm-up included (0 = the step budget: "
+            "--steps, or --epochs x steps per epoch; must be set with --minutes)"
+        ),
+    )
+    grad_clip: float = field(
+        default=1.0, metadata=_help("clip the global gradient norm to this value (0 = off)")
+    )
+    ema_decay: float = field(
+        default=0.999,
+        metadata=_help(
+            "decay of the exponential moving average of the weights, used for evaluation, "
+            "sampling and the saved model (0 = off; warmed up as min(decay, (1+t)/(10+t)))"
+        ),
+    )
+    seed: int = field(
+        default=0,
+        metadata=_help("seed of the data order, dynamic binarisation and global RNGs"),
+    )
+    binarize: str = field(
+        default="static",
+        metadata=_help(
+            "static: train on the dataset as loaded; dynamic: draw fresh Bernoulli(raw / "
+            "(raw_levels-1)) images every batch (needs data with 2 levels)",
+            BINARIZATIONS,
+        ),
+    )
+    # ---------------------------------------------------------------- evaluation and output
+    eval_every: int = field(
+        default=500,
+        metadata=_help("evaluate on held-out images every this many steps (0 = never)"),
+    )
+    eval_images: int = field(
+        default=1000,
+        metadata=_help("number of test images (the first ones) used by periodic evaluation"),
+    )
+    checkpoint_every: int = field(
+        default=500,
+        metadata=_help(
+            "write checkpoint.pt and the model every this many steps (0 = only at the end)"
+        ),
+    )
+    log_every: int = field(
+        default=50,
+        metadata=_help("write a row of metrics.csv (and TensorBoard) every this many steps"),
+    )
+    progress: bool = field(
+        default=False, metadata=_help("show a progress bar on stderr (rank 0 only)")
+    )
+    # ---------------------------------------------------------------- hardware
+    precision: str = field(
+        default="auto",
+        metadata=_help(
+            "numeric precision: 32, bf16-mixed, 16-mixed (CUDA only), or auto = bf16-mixed on "
+            "hardware with native bfloat16 (recent CUDA GPUs, CPUs with AVX512-BF16/AMX), else 32",
+            PRECISIONS,
+        ),
+    )
+    accelerator: str = field(
+        default="auto",
+        metadata=_help("device type; auto = cuda if available, else mps, else cpu", ACCELERATORS),
+    )
+    devices: int = field(
+        default=1, metadata=_help("number of devices (processes with ddp) to train on")
+    )
+    strategy: str = field(
+        default="auto",
+        metadata=_help(
+            "distribution strategy; auto and ddp mean DDP when devices > 1 (each rank re-runs the "
+            "script), searching for unused parameters only if the model has any",
+            STRATEGIES,
+        ),
+    )
+    channels_last: bool = field(
+        default=True,
+        metadata=_help(
+            "store 4-D weights and batches channels-last (faster convolutions on CPU and GPU)"
+        ),
+    )
+
+    # ------------------------------------------------------------------ behaviour
+    def validate(self) -> "TrainConfig":
+        """Raise :class:`ConfigError` on the first invalid field; return ``self``."""
+        for f in dataclasses.fields(self):
+            _check_type(f.name, f.type, getattr(self, f.name))
+        for name, (ok, expected) in RULES.items():
+            if not ok(getattr(self, name)):
+                raise ConfigError(f"{_flag(name)} must be {expected}, got {getattr(self, name)!r}")
+        budgets = [n for n in ("steps", "epochs", "minutes") if getattr(self, n) > 0]
+        if len(budgets) > 1:
+            raise ConfigError(
+                f"give exactly one budget, got {', '.join(_flag(n) for n in budgets)}; "
+                "keep one of --steps, --epochs, --minutes"
+            )
+        if self.lr_schedule == "cosine" and self.minutes > 0 and self.decay_steps == 0:
+            raise ConfigError(
+                "--lr-schedule cosine needs a length in steps, but a --minutes budget has none; "
+                "pass --decay-steps N, or use --lr-schedule constant"
+            )
+        if self.lr_schedule == "cosine" and 0 < self.decay_steps <= self.warmup_steps:
+            raise ConfigError(
+                f"--decay-steps ({self.decay_steps}) must exceed --warmup-steps "
+                f"({self.warmup_steps}); lengthen the schedule or shorten the warm-up"
+            )
+        return self
+
+    def budget(self) -> tuple[str, float]:
+        """The active budget as ``(kind, amount)``: ``("steps", 1000)``, ``("minutes", 3.0)``."""
+        for name in ("steps", "epochs", "minutes"):
+            if getattr(self, name) > 0:
+                return name, getattr(self, name)
+        return "steps", DEFAULT_STEPS
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from :meth:`to_dict` output; unknown keys raise :class:`ConfigError`."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown training option(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(names))}"
+            )
+        return cls(**values)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_type(name: str, kind: Any, value: Any) -> None:
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise ConfigError(f"{_flag(name)} must be of type {kind.__name__}, got {value!r}")
+
+
+def _finite(v: float) -> bool:
+    return math.isfinite(v)
+
+
+Rule = tuple[Callable[[Any], bool], str]
+
+#: The declarative validation table: field -> (predicate, what a valid value is).
+RULES: dict[str, Rule] = {
+    "steps": (lambda v: v >= 0, "a non-negative integer (0 = no step budget)"),
+    "epochs": (lambda v: v >= 0, "a non-negative integer (0 = no epoch budget)"),
+    "minutes": (lambda v: _finite(v) and v >= 0, "a non-negative number (0 = no time budget)"),
+    "batch_size": (lambda v: v >= 1, "a positive integer"),
+    "lr": (lambda v: _finite(v) and v > 0, "a positive number, e.g. 1e-3"),
+    "weight_decay": (lambda v: _finite(v) and v >= 0, "a non-negative number, e.g. 0.01"),
+    "lr_schedule": (lambda v: v in LR_SCHEDULES, f"one of {', '.join(LR_SCHEDULES)}"),
+    "warmup_steps": (lambda v: v >= 0, "a non-negative integer"),
+    "decay_steps": (lambda v: v >= 0, "a non-negative integer (0 = the step budget)"),
+    "grad_clip": (lambda v: _finite(v) and v >= 0, "a non-negative number (0 = off)"),
+    "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.999 (0 = off)"),
+    "seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
+    "binarize": (lambda v: v in BINARIZATIONS, f"one of {', '.join(BINARIZATIONS)}"),
+    "eval_every": (lambda v: v >= 0, "a non-negative integer (0 = never)"),
+    "eval_images": (lambda v: v >= 1, "a positive integer"),
+    "checkpoint_every": (lambda v: v >= 0, "a non-negative integer (0 = only at the end)"),
+    "log_every": (lambda v: v >= 1, "a positive integer"),
+    "progress": (lambda v: True, "a boolean"),
+    "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+    "accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
+    "devices": (lambda v: v >= 1, "a positive integer"),
+    "strategy": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+    "channels_last": (lambda v: True, "a boolean"),
+}
+
+
+# ---------------------------------------------------------------------- hardware resolution
+def resolve_accelerator(accelerator: str) -> str:
+    """``"auto"`` -> ``"cuda"`` if available, else ``"mps"`` if available, else ``"cpu"``.
+
+    An explicit accelerator that is not available raises :class:`ConfigError`.
+    """
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if accelerator == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if (accelerator == "cuda" and not cuda) or (accelerator == "mps" and not mps):
+        raise ConfigError(
+            f"--accelerator {accelerator} is not available on this machine; use --accelerator "
+            "cpu or auto"
+        )
+    return accelerator
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (x86 AVX512-BF16 or AMX, ARM BF16).
+
+    Without it (e.g. AVX2-only machines) bf16 autocast is emulated and much slower than fp32.
+    """
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is None:  # torch < 2.8: be conservative
+        return False
+    caps = capabilities()
+    return any(bool(caps.get(k, False)) for k in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16"))
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``"auto"`` -> ``"bf16-mixed"`` on hardware with native bfloat16, else ``"32"``.
+
+    Args:
+        precision: a :data:`PRECISIONS` value.
+        accelerator: a resolved accelerator (``"cpu"``, ``"cuda"`` or ``"mps"``).
+    """
+    if precision == "16-mixed" and accelerator != "cuda":
+        raise ConfigError(
+            f"--precision 16-mixed needs a CUDA GPU (on {accelerator} it would silently run "
+            "bfloat16); use --precision 32 or bf16-mixed"
+        )
+    if precision != "auto":
+        return precision
+    if accelerator == "cuda":
+        try:  # torch >= 2.4 can tell native support from emulation
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:
+            native = torch.cuda.is_bf16_supported()
+        return "bf16-mixed" if native else "32"
+    if accelerator == "cpu" and cpu_has_native_bf16():
+        return "bf16-mixed"
+    return "32"

@@ -1,0 +1,106 @@
+"""Periodic evaluation during training: the model's own ``loss`` metrics on held-out images.
+
+Only ``model.loss`` is called (in eval mode, without gradients), so any model works; for density
+models these are the NLL in nats per image and bits/dim. The final, reported evaluation is
+:func:`genzoo.evaluation.evaluate_likelihood`'s job, after training.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from lightning_fabric import Fabric
+from torch import Tensor
+
+from genzoo.data.dataset import Dataset
+from genzoo.models.base import GenerativeModel
+from genzoo.training.batches import STREAM_EVAL, derive_seed
+
+EVAL_BATCH = 256
+
+
+def eval_split(
+    dataset: Dataset, model: GenerativeModel, count: int, rank: int, world: int
+) -> tuple[Tensor | None, Tensor | None]:
+    """This rank's share of the first ``count`` test images, and their labels.
+
+    Ranks take every ``world``-th image; with fewer images than ranks each rank takes all.
+    Returns ``(None, None)`` when the test split is empty.
+    """
+    n = min(count, int(dataset.test.shape[0]))
+    if n == 0:
+        return None, None
+    index = torch.arange(n)
+    if n >= world:
+        index = index[rank::world]
+    y = None
+    if model.num_classes is not None and dataset.test_labels is not None:
+        y = dataset.test_labels[index]
+    return dataset.test[index], y
+
+
+@torch.no_grad()
+def evaluate(
+    fabric: Fabric,
+    model: GenerativeModel,
+    x: Tensor,
+    y: Tensor | None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> dict[str, float]:
+    """Image-weighted mean of every scalar ``model.loss`` metric over all ranks' ``x``.
+
+    Args:
+        fabric: the run's Fabric (device, autocast, collectives).
+        model: the (EMA) model; evaluated in eval mode, its mode restored afterwards.
+        x: LongTensor ``[N, C, H, W]``, this rank's held-out images (``N >= 1``).
+        y: LongTensor ``[N]`` labels for a conditional model, else ``None``.
+        memory_format: layout of the batches (the model's layout).
+
+    Runs under a forked RNG with a fixed seed, so a stochastic loss (e.g. a VAE's) uses the
+    same noise at every evaluation and the training stream is never disturbed.
+    """
+    was_training = model.training
+    model.eval()
+    devices = [fabric.device] if fabric.device.type == "cuda" else []
+    keys: list[str] = []
+    sums = torch.zeros(0, dtype=torch.float64, device=fabric.device)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(derive_seed(0, STREAM_EVAL, fabric.global_rank))
+            for start in range(0, x.shape[0], EVAL_BATCH):
+                xb = fabric.to_device(x[start : start + EVAL_BATCH])
+                xb = xb.contiguous(memory_format=memory_format)
+                yb = None if y is None else fabric.to_device(y[start : start + EVAL_BATCH])
+                with fabric.autocast():
+                    outputs = model.loss(xb, yb)
+                keys = keys or scalar_keys(outputs)
+                values = torch.stack([scalar(outputs, k, xb.device) for k in keys])
+                values = values.double() * xb.shape[0]
+                sums = values if sums.numel() == 0 else sums + values
+    finally:
+        model.train(was_training)
+    count = torch.tensor([float(x.shape[0])], dtype=torch.float64, device=sums.device)
+    total = torch.cat([sums, count])
+    if fabric.world_size > 1:
+        total = fabric.all_reduce(total, reduce_op="sum")
+    return {k: float(v) / float(total[-1]) for k, v in zip(keys, total[:-1], strict=True)}
+
+
+def scalar_keys(outputs: dict[str, Any]) -> list[str]:
+    """Keys of a ``model.loss`` dict holding a number or a one-element tensor, ``loss`` first."""
+    keys = [
+        k
+        for k, v in outputs.items()
+        if isinstance(v, int | float) or (isinstance(v, Tensor) and v.numel() == 1)
+    ]
+    return sorted(keys, key=lambda k: k != "loss")
+
+
+def scalar(outputs: dict[str, Any], key: str, device: torch.device) -> Tensor:
+    """``outputs[key]`` as a detached float32 0-d tensor on ``device`` (NaN when missing)."""
+    value = outputs.get(key, math.nan)
+    if isinstance(value, Tensor):
+        return value.detach().float().reshape(()).to(device)
+    return torch.tensor(float(value), device=device)

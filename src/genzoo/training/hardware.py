@@ -1,0 +1,107 @@
+"""Lightning Fabric set-up: the strategy, the memory format, and a quiet start.
+
+The precision and accelerator choices live in :mod:`genzoo.training.config`; this module turns
+them into a :class:`~lightning_fabric.Fabric`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import torch
+from lightning_fabric import Fabric
+from torch import nn
+
+from genzoo.data.dataset import Dataset
+from genzoo.errors import ConfigError
+from genzoo.models.base import GenerativeModel
+from genzoo.training.config import TrainConfig
+
+
+def make_fabric(config: TrainConfig, accelerator: str, precision: str, strategy: str) -> Fabric:
+    """A launched :class:`Fabric`; Lightning's INFO messages are silenced meanwhile.
+
+    With a multi-process strategy, launching re-runs the calling script for ranks >= 1.
+    """
+    with _quiet_lightning():
+        try:
+            fabric = Fabric(
+                accelerator=accelerator,
+                devices=config.devices,
+                strategy=strategy,
+                precision=precision,  # type: ignore[arg-type]
+            )
+        except (ValueError, RuntimeError, TypeError) as exc:
+            raise ConfigError(
+                f"cannot set up --accelerator {accelerator} --devices {config.devices} "
+                f"--strategy {strategy} --precision {precision}: {exc}"
+            ) from None
+        fabric.launch()
+    return fabric
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's INFO chatter ("Using bfloat16 AMP", the DDP banner); warnings pass."""
+    logger = logging.getLogger("lightning_fabric")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def resolve_strategy(config: TrainConfig, model: GenerativeModel, dataset: Dataset) -> str:
+    """The Fabric strategy for ``config.strategy``.
+
+    ``"ddp"`` (and ``"auto"`` with several devices) becomes ``"ddp"``, or
+    ``"ddp_find_unused_parameters_true"`` when some parameters get no gradient from
+    ``model.loss`` — plain DDP would fail at the second step.
+    """
+    ddp = config.strategy == "ddp" or (config.strategy == "auto" and config.devices > 1)
+    if not ddp:
+        return config.strategy
+    return "ddp_find_unused_parameters_true" if unused_parameters(model, dataset) else "ddp"
+
+
+def unused_parameters(model: GenerativeModel, dataset: Dataset) -> list[str]:
+    """Names of trainable parameters that get no gradient from ``model.loss`` on 2 images.
+
+    Leaves no trace: runs under a forked RNG, computes no ``.grad`` and restores the buffers
+    (e.g. normalisation statistics) that the training-mode pass updated.
+    """
+    x = dataset.train[:2]
+    y = None
+    if model.num_classes is not None and dataset.train_labels is not None:
+        y = dataset.train_labels[:2]
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    was_training = model.training
+    buffers = [b.detach().clone() for b in model.buffers()]
+    with torch.random.fork_rng(devices=[]):
+        model.train()
+        try:
+            loss = model.loss(x, y)["loss"]
+            grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
+        finally:
+            model.train(was_training)
+            with torch.no_grad():
+                for b, saved in zip(model.buffers(), buffers, strict=True):
+                    b.copy_(saved)
+    return [n for (n, _), g in zip(named, grads, strict=True) if g is None]
+
+
+def set_memory_format(model: nn.Module, memory_format: torch.memory_format) -> None:
+    """Convert the 4-D parameters and buffers (e.g. convolution masks) in place.
+
+    Buffers matter: a channels-last weight times a row-major mask is slower than either layout
+    alone. Tensors already contiguous in ``memory_format`` are left alone: for tensors with
+    singleton dimensions (``[O, I, 1, k]`` masks) conversion only permutes meaningless strides,
+    which DDP's buffer broadcast then rejects as overlapping memory.
+    """
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            if t.dim() == 4 and not t.is_contiguous(memory_format=memory_format):
+                t.data = t.data.contiguous(memory_format=memory_format)
