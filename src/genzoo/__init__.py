@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from genzoo import apps, evaluation
 from genzoo.data import Dataset, available_datasets, load_dataset
 from genzoo.errors import (
     ConfigError,
@@ -32,9 +33,11 @@ __all__ = [
     "TrainingError",
     "UnsupportedError",
     "__version__",
+    "apps",
     "available_datasets",
     "available_models",
     "create_model",
+    "evaluation",
     "load_dataset",
     "load_model",
 ]
