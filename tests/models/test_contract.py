@@ -278,3 +278,16 @@ def test_every_parameter_gets_a_gradient(name, generator):
     model.loss(x, torch.tensor([0, 1, 0, 1]))["loss"].backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
     assert dead == []
+
+
+def test_sampling_ignores_training_mode_dropout():
+    torch.manual_seed(0)
+    model = genzoo.create_model(
+        "gated_pixelcnn", shape=(1, 3, 3), levels=4, channels=8, num_layers=2, dropout=0.5
+    )
+    model.train()
+    a = model.sample(16, generator=torch.Generator().manual_seed(0))
+    assert model.training  # the mode is restored
+    model.eval()
+    b = model.sample(16, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)

@@ -80,6 +80,21 @@ class AutoregressiveModel(GenerativeModel):
         """
         if method != "naive":
             raise ConfigError(f"unknown sampling method {method!r}; available: naive")
+        was_training = self.training
+        self.eval()  # dropout off: sample the model's distribution, not a random sub-network
+        try:
+            return self._sample_naive(n, y, generator, known, mask)
+        finally:
+            self.train(was_training)
+
+    def _sample_naive(
+        self,
+        n: int,
+        y: Tensor | None,
+        generator: torch.Generator | None,
+        known: Tensor | None,
+        mask: Tensor | None,
+    ) -> Tensor:
         x, mask, y = self._prepare_sampling(n, y, known, mask)
         u = self._uniforms(n, generator)
         c_count, height, width = self.shape
