@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.training import TrainConfig, train
 
     hparams = picked(args, getattr(args, "hparam_names", ()))
-    config = TrainConfig(**picked(args, dataclass_params(TrainConfig)))
+    flags = picked(args, dataclass_params(TrainConfig))
+    flags.setdefault("progress", sys.stderr.isatty())  # a bar for people, none for logs
+    config = TrainConfig(**flags)
     config.validate()  # fail before any data is loaded or file written
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
     out = Path(args.out or f"runs/{args.model}-{data_name}")
