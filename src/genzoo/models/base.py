@@ -135,10 +135,6 @@ class GenerativeModel(nn.Module):
                 return tensor.dtype
         return torch.get_default_dtype()
 
-    @property
-    def conditional(self) -> bool:
-        return self.num_classes is not None
-
     # ------------------------------------------------------------------ validation
     def check_input(self, x: Tensor, y: Tensor | None = None) -> None:
         """Raise :class:`ModelError` unless ``x`` (and ``y``) fit this model."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from genzoo.errors import ConfigError, ModelError
-from genzoo.models.base import CONFIG_NAME, WEIGHTS_NAME, GenerativeModel
+from genzoo.models.base import CONFIG_NAME, DENSITIES, WEIGHTS_NAME, GenerativeModel
 
 _REGISTRY: dict[str, type[GenerativeModel]] = {}
 M = TypeVar("M", bound=type[GenerativeModel])
@@ -21,6 +21,8 @@ def register_model(name: str) -> Callable[[M], M]:
     def decorate(cls: M) -> M:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise RuntimeError(f"model name {name!r} registered twice")
+        if cls.density not in DENSITIES:
+            raise RuntimeError(f"{cls.__name__}.density must be one of {DENSITIES}")
         cls.name = name
         _REGISTRY[name] = cls
         return cls
