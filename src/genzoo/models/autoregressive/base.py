@@ -7,16 +7,39 @@ Completion with ``known``/``mask`` fixes the given sub-pixels and samples the ot
 conditionals ``p(x_d | x_<d)``. That is exact sampling from ``p(unknown | known)`` when every given
 sub-pixel precedes every unknown one in generation order (e.g. the top half given); otherwise the
 later given values are ignored by the earlier conditionals and the result is an approximation.
+
+Two samplers share the loop: ``"naive"`` runs the whole network once per sub-pixel; ``"cached"``
+asks the model for an :class:`IncrementalSampler` (per-layer caches, Ramachandran et al. 2017, or a
+recurrent state) that computes only what the newly sampled sub-pixel changed. Both consume the same
+pre-drawn uniforms through the same inverse CDF, so with the same generator they return the same
+images whenever their logits agree to rounding (the tests check they do).
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
 from genzoo.distributions import categorical_log_prob, inverse_cdf_sample
-from genzoo.errors import ConfigError, ModelError
+from genzoo.errors import ConfigError, ModelError, UnsupportedError
 from genzoo.models.base import GenerativeModel
+
+SAMPLING_METHODS = ("auto", "cached", "naive")
+
+
+class IncrementalSampler(Protocol):
+    """Per-sampling-run state of a model that can generate without full forward passes.
+
+    ``logits(x, i, j, c)`` is called exactly once for every sub-pixel, in generation order (rows,
+    columns, then channels), known ones included so that caches stay complete. When it is called,
+    every sub-pixel of ``x`` before ``(c, i, j)`` holds its final value; later ones are undefined.
+    """
+
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        """Logits ``[n, levels]`` of sub-pixel ``(c, i, j)`` of integer ``x [n, C, H, W]``."""
+        ...
 
 
 class AutoregressiveModel(GenerativeModel):
@@ -37,6 +60,13 @@ class AutoregressiveModel(GenerativeModel):
             sub-pixels before ``d`` in generation order.
         """
         raise NotImplementedError
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> IncrementalSampler | None:
+        """State for cached generation of ``n`` images with labels ``y``; ``None`` if unsupported.
+
+        Called under ``torch.no_grad()`` with the model in eval mode and on its device.
+        """
+        return None
 
     def scale(self, x: Tensor) -> Tensor:
         """Map integer levels ``[0, levels)`` to floats in ``[-1, 1]``."""
@@ -62,9 +92,9 @@ class AutoregressiveModel(GenerativeModel):
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
-        method: str = "naive",
+        method: str = "auto",
     ) -> Tensor:
-        """Ancestral sampling in generation order (one network pass per unknown sub-pixel).
+        """Ancestral sampling in generation order.
 
         Args:
             n: number of images.
@@ -73,38 +103,52 @@ class AutoregressiveModel(GenerativeModel):
             known: LongTensor ``[n, C, H, W]`` of given values (with ``mask``).
             mask: BoolTensor ``[n, C, H, W]`` or ``[C, H, W]``, True where ``known`` is given.
                 Given values are never changed. Exact when given sub-pixels precede unknown ones.
-            method: ``"naive"`` (a full forward pass per sub-pixel).
+            method: ``"cached"`` (incremental: only what each new sub-pixel changes is computed;
+                raises :class:`~genzoo.errors.UnsupportedError` if the model has no cache),
+                ``"naive"`` (a full forward pass per sub-pixel) or ``"auto"`` (cached when the
+                model supports it). With the same generator all methods return the same images.
 
         Returns:
             LongTensor ``[n, C, H, W]`` in ``[0, levels)``.
         """
-        if method != "naive":
-            raise ConfigError(f"unknown sampling method {method!r}; available: naive")
+        if method not in SAMPLING_METHODS:
+            raise ConfigError(
+                f"unknown sampling method {method!r}; available: {', '.join(SAMPLING_METHODS)}"
+            )
         was_training = self.training
         self.eval()  # dropout off: sample the model's distribution, not a random sub-network
         try:
-            return self._sample_naive(n, y, generator, known, mask)
+            x, mask, y = self._prepare_sampling(n, y, known, mask)
+            u = self._uniforms(n, generator)
+            cache = None if method == "naive" else self.incremental_sampler(n, y)
+            if cache is None and method == "cached":
+                raise UnsupportedError(
+                    f"{self.name} has no cached sampler; use method='naive' (or 'auto')"
+                )
+            return self._sample_loop(x, mask, y, u, cache)
         finally:
             self.train(was_training)
 
-    def _sample_naive(
+    def _sample_loop(
         self,
-        n: int,
+        x: Tensor,
+        mask: Tensor,
         y: Tensor | None,
-        generator: torch.Generator | None,
-        known: Tensor | None,
-        mask: Tensor | None,
+        u: Tensor,
+        cache: IncrementalSampler | None,
     ) -> Tensor:
-        x, mask, y = self._prepare_sampling(n, y, known, mask)
-        u = self._uniforms(n, generator)
+        """Fill the sub-pixels of ``x`` not in ``mask`` in generation order, in place."""
         c_count, height, width = self.shape
         for i in range(height):
             for j in range(width):
                 for c in range(c_count):
                     todo = ~mask[:, c, i, j]
-                    if not bool(todo.any()):
+                    if cache is not None:
+                        logits = cache.logits(x, i, j, c)  # every sub-pixel, to keep caches full
+                    elif bool(todo.any()):
+                        logits = self.logits(x, y)[:, :, c, i, j]
+                    else:
                         continue
-                    logits = self.logits(x, y)[:, :, c, i, j]
                     drawn = inverse_cdf_sample(logits, u[:, c, i, j])
                     x[:, c, i, j] = torch.where(todo, drawn, x[:, c, i, j])
         return x
