@@ -14,7 +14,8 @@ import torch
 from scipy.stats import chisquare
 
 import genzoo
-from genzoo.errors import ConfigError, ModelError
+from genzoo.errors import ConfigError, ModelError, UnsupportedError
+from genzoo.models.autoregressive.base import AutoregressiveModel
 from tests.models.tiny import TINY, all_images, peaked, tiny_model
 
 MODELS = genzoo.available_models()
@@ -291,3 +292,71 @@ def test_sampling_ignores_training_mode_dropout():
     model.eval()
     b = model.sample(16, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
+
+
+# ------------------------------------------------------------------ cached (incremental) sampling
+def has_cache(name: str) -> bool:
+    cls = genzoo.models.get_model_class(name)
+    return getattr(cls, "incremental_sampler", None) is not AutoregressiveModel.incremental_sampler
+
+
+CACHED = [m for m in EXACT if has_cache(m)]
+
+
+def cache_mismatch(model, x, y, stale: bool = False) -> float:
+    """Largest difference between the cache's logits and a full forward pass, teacher-forced.
+
+    The cache is fed ``x`` one sub-pixel at a time in generation order, exactly as a sampler
+    would. ``stale=True`` feeds it the image as it was one sub-pixel earlier (a cache that misses
+    the newest value) — the negative control.
+    """
+    with torch.no_grad():
+        full = model.logits(x, y)
+        cache = model.incremental_sampler(x.shape[0], y)
+        worst = 0.0
+        order = generation_order(tuple(x.shape[1:]))
+        for k, (c, i, j) in enumerate(order):
+            fed = x.clone()
+            for c2, i2, j2 in order[k - 1 if stale and k > 0 else k :]:
+                fed[:, c2, i2, j2] = 0  # later sub-pixels are undefined while sampling
+            step = cache.logits(fed, i, j, c)
+            worst = max(worst, float((step - full[:, :, c, i, j]).abs().max()))
+    return worst
+
+
+@pytest.mark.parametrize("name", CACHED)
+@pytest.mark.parametrize(
+    ("shape", "num_classes"), [((1, 5, 6), None), ((3, 4, 3), 2), ((1, 1, 3), 2)]
+)
+def test_cached_logits_equal_full_forward(name, shape, num_classes, generator):
+    model = peaked(tiny_model(name, shape, levels=5, num_classes=num_classes))
+    x = torch.randint(1, 5, (3, *shape), generator=generator)
+    y = None if num_classes is None else torch.tensor([0, 1, 1])
+    assert cache_mismatch(model, x, y) < 1e-9
+    assert cache_mismatch(model, x, y, stale=True) > 1e-4  # negative control
+
+
+@pytest.mark.parametrize("name", CACHED)
+@pytest.mark.parametrize(("shape", "num_classes"), [((1, 4, 5), None), ((3, 3, 4), 2)])
+def test_cached_and_naive_samplers_return_the_same_images(name, shape, num_classes, generator):
+    model = peaked(tiny_model(name, shape, levels=4, num_classes=num_classes))
+    y = None if num_classes is None else torch.arange(9) % num_classes
+    known = torch.randint(0, 4, (9, *shape), generator=generator)
+    mask = torch.rand(9, *shape, generator=generator) < 0.4
+    for kwargs in [{}, {"known": known, "mask": mask}]:
+        a, b = (
+            model.sample(9, y, generator=torch.Generator().manual_seed(11), method=m, **kwargs)
+            for m in ("naive", "cached")
+        )
+        assert torch.equal(a, b)
+        auto = model.sample(9, y, generator=torch.Generator().manual_seed(11), **kwargs)
+        assert torch.equal(auto, b)  # "auto" picks the cache
+
+
+def test_sampling_method_errors():
+    model = tiny_model("pixel_independent", (1, 2, 2), levels=3)
+    with pytest.raises(ConfigError, match="available"):
+        model.sample(2, method="fast")
+    if not has_cache("pixel_independent"):
+        with pytest.raises(UnsupportedError, match="naive"):
+            model.sample(2, method="cached")

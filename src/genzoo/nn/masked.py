@@ -92,8 +92,12 @@ class MaskedConv2d(nn.Conv2d):
         )
         self.register_buffer("mask", mask, persistent=False)
 
+    def masked_weight(self) -> Tensor:
+        """The weight actually applied: ``weight * mask``."""
+        return self.weight * self.mask
+
     def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, self.weight * self.mask, self.bias)
+        return self._conv_forward(x, self.masked_weight(), self.bias)
 
 
 class ShiftedConv2d(nn.Module):
@@ -142,9 +146,12 @@ class ShiftedConv2d(nn.Module):
                 mask = None
         self.register_buffer("mask", mask, persistent=False)
 
+    def masked_weight(self) -> Tensor:
+        """The weight actually applied (masked at the last tap when ``mask_type`` is given)."""
+        return self.conv.weight if self.mask is None else self.conv.weight * self.mask
+
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.conv.weight if self.mask is None else self.conv.weight * self.mask
-        return self.conv._conv_forward(F.pad(x, self.padding), weight, self.conv.bias)
+        return self.conv._conv_forward(F.pad(x, self.padding), self.masked_weight(), self.conv.bias)
 
 
 class MaskedConv1x1(nn.Conv2d):
@@ -166,9 +173,12 @@ class MaskedConv1x1(nn.Conv2d):
         mask = center_mask(out_channels, in_channels, colors, mask_type)[:, :, None, None]
         self.register_buffer("mask", None if bool(mask.all()) else mask, persistent=False)
 
+    def masked_weight(self) -> Tensor:
+        """The weight actually applied, ``[out, in, 1, 1]``."""
+        return self.weight if self.mask is None else self.weight * self.mask
+
     def forward(self, x: Tensor) -> Tensor:
-        weight = self.weight if self.mask is None else self.weight * self.mask
-        return self._conv_forward(x, weight, self.bias)
+        return self._conv_forward(x, self.masked_weight(), self.bias)
 
 
 def shift_down(x: Tensor, rows: int = 1) -> Tensor:

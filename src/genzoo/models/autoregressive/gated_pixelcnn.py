@@ -10,17 +10,24 @@ Deviations from the paper: ``levels`` is any ``K >= 2``; the first layer uses a 
 field (vertical ``4 x 7``, horizontal ``1 x 4`` with mask A) and later layers ``kernel_size``; the
 output head is ``ReLU -> 1x1 -> ReLU -> 1x1`` on the sum of skips; optional dropout inside the gated
 units (off by default) regularises small datasets.
+
+Cached sampling (Ramachandran et al. 2017, :class:`_GatedCache`): the vertical stack at row ``r``
+sees the whole of rows ``<= r``, so it is computed a row at a time once row ``r`` is complete (at
+the start of row ``r + 1``, the first row that reads it through the down-shift); the horizontal
+stack is computed at one position per step.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead
-from genzoo.nn.gated import GatedLayer
+from genzoo.nn.gated import GatedLayer, gate
+from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, pointwise
 
 
 @register_model("gated_pixelcnn")
@@ -80,3 +87,83 @@ class GatedPixelCNN(AutoregressiveModel):
             v, h, s = layer(v, h, y)
             skip = s if skip is None else skip + s
         return self.head(skip)
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> _GatedCache:
+        return _GatedCache(self, n, y)
+
+
+class _GatedCache:
+    """Vertical-stack rows and horizontal-stack positions, each computed once."""
+
+    def __init__(self, model: GatedPixelCNN, n: int, y: Tensor | None) -> None:
+        _, height, width = model.shape
+        like = model.head[1].weight
+        self.model = model
+        self.layers = []
+        for layer in model.layers:
+            v_conv, h_conv = layer.v_conv, layer.h_conv
+            bias_v = bias_h = None
+            if layer.embed is not None and y is not None:
+                bias_v, bias_h = layer.embed(y)[:, :, None].chunk(2, dim=1)
+            channels = v_conv.conv.in_channels
+            v_in = PaddedBuffer(like, n, channels, height, width, v_conv.padding)
+            h_in = PaddedBuffer(like, n, channels, height, width, h_conv.padding)
+            # Row 0 reads the down-shifted zeros above the image: the link is v_to_h's bias.
+            link = layer.v_to_h.bias[None, :, None].expand(n, -1, width).clone()
+            self.layers.append(
+                {
+                    "layer": layer,
+                    "v_in": v_in,
+                    "h_in": h_in,
+                    "v": (v_conv.masked_weight(), v_conv.conv.bias),
+                    "h": (h_conv.masked_weight(), h_conv.conv.bias),
+                    "link": (layer.v_to_h.weight, layer.v_to_h.bias),
+                    "h_out": None
+                    if layer.h_out is None
+                    else (layer.h_out.masked_weight(), layer.h_out.bias),
+                    "skip": (layer.skip.masked_weight(), layer.skip.bias),
+                    "bias_v": bias_v,
+                    "bias_h": None if bias_h is None else bias_h[:, :, 0],
+                    "row_link": link,
+                }
+            )
+        head = model.head
+        self.head = [
+            (head[1].masked_weight(), head[1].bias),
+            (head[3].masked_weight(), head[3].bias),
+        ]
+
+    def _vertical_row(self, x: Tensor, r: int) -> None:
+        """Run the vertical stack on the complete row ``r``; keep each layer's link to row r+1."""
+        v = self.model.scale(x[:, :, r])
+        for state in self.layers:
+            state["v_in"].write_row(r, v)
+            v_pre = conv_row(state["v_in"], *state["v"], r)
+            state["row_link"] = pointwise(v_pre, *state["link"])
+            if state["bias_v"] is not None:
+                v_pre = v_pre + state["bias_v"]
+            v = gate(v_pre)
+
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        if j == 0 and c == 0 and i > 0:
+            self._vertical_row(x, i - 1)
+        h = self.model.scale(x[:, :, i, : j + 1])
+        first = True
+        skip = None
+        for state in self.layers:
+            if first:
+                state["h_in"].write_row(i, h)  # the row so far: the previous pixel is complete
+                first = False
+            else:
+                state["h_in"].write(i, j, h)
+            h_pre = conv_at(state["h_in"], *state["h"], i, j) + state["row_link"][:, :, j]
+            if state["bias_h"] is not None:
+                h_pre = h_pre + state["bias_h"]
+            gated = gate(h_pre)
+            s = pointwise(gated, *state["skip"])
+            skip = s if skip is None else skip + s
+            if state["h_out"] is not None:
+                h_new = pointwise(gated, *state["h_out"])
+                h = h_new + state["h_in"].read(i, j) if state["layer"].residual else h_new
+        out = pointwise(torch.relu(pointwise(torch.relu(skip), *self.head[0])), *self.head[1])
+        return out.view(out.shape[0], self.model.levels, -1)[:, :, c]

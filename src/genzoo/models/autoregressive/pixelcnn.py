@@ -8,15 +8,22 @@ and R, B the context, R and G (see :mod:`genzoo.nn.masked`).
 
 Deviations: ``levels`` is any ``K >= 2`` (the paper uses 256); an optional class embedding is added
 after the input convolution for class-conditional models (the paper's PixelCNN is unconditional).
+
+Cached sampling (Ramachandran et al. 2017): every layer's output at pixel ``(i, j)`` depends only on
+its input at ``(i, j)`` and earlier pixels, so each step computes every layer at that one position
+from per-layer buffers (:class:`_PixelCNNCache`); with colours the position is recomputed for each
+channel.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
+from genzoo.nn.incremental import PaddedBuffer, conv_at, pointwise
 
 
 class ResidualBlock(nn.Module):
@@ -70,3 +77,53 @@ class PixelCNN(AutoregressiveModel):
         if self.embed is not None and y is not None:
             h = h + self.embed(y)[:, :, None, None]
         return self.head(self.blocks(h))
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> _PixelCNNCache:
+        return _PixelCNNCache(self, n, y)
+
+
+class _PixelCNNCache:
+    """Per-layer input buffers; each call computes every layer at one position only."""
+
+    def __init__(self, model: PixelCNN, n: int, y: Tensor | None) -> None:
+        colors, height, width = model.shape
+        like = model.input.weight
+        self.model = model
+        k = model.input.kernel_size[0] // 2
+        self.x = PaddedBuffer(like, n, colors, height, width, (k, k, k, k))
+        self.input = (model.input.masked_weight(), model.input.bias)
+        self.bias = None if model.embed is None or y is None else model.embed(y)
+        self.blocks = []
+        for block in model.blocks:
+            in_1x1, conv, out_1x1 = block.body[1], block.body[3], block.body[5]
+            p = conv.kernel_size[0] // 2
+            buffer = PaddedBuffer(like, n, conv.in_channels, height, width, (p, p, p, p))
+            self.blocks.append(
+                (
+                    (in_1x1.masked_weight(), in_1x1.bias),
+                    buffer,
+                    (conv.masked_weight(), conv.bias),
+                    (out_1x1.masked_weight(), out_1x1.bias),
+                )
+            )
+        head = model.head
+        self.head = [
+            (head[1].masked_weight(), head[1].bias),
+            (head[3].masked_weight(), head[3].bias),
+        ]
+
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        scaled = self.model.scale(x[:, :, i, : j + 1])
+        self.x.write_row(i, scaled)  # the row so far: the previous pixel's last channel is new
+        if j == 0 and c == 0 and i > 0:
+            self.x.write_row(i - 1, self.model.scale(x[:, :, i - 1]))
+        h = conv_at(self.x, *self.input, i, j)
+        if self.bias is not None:
+            h = h + self.bias
+        for in_1x1, buffer, conv, out_1x1 in self.blocks:
+            t = pointwise(torch.relu(h), *in_1x1)
+            buffer.write(i, j, torch.relu(t))
+            t = conv_at(buffer, *conv, i, j)
+            h = h + pointwise(torch.relu(t), *out_1x1)
+        out = pointwise(torch.relu(pointwise(torch.relu(h), *self.head[0])), *self.head[1])
+        return out.view(out.shape[0], self.model.levels, -1)[:, :, c]
