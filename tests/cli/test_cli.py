@@ -68,6 +68,10 @@ def test_sample_png_and_npz(run_dir, tmp_path):
     again = tmp_path / "again.npz"
     assert main(["sample", str(run_dir), "--n", "5", "--out", str(again)]) == 0
     assert np.array_equal(np.load(again)["x"], x)  # same seed, same samples
+    naive = tmp_path / "naive.npz"
+    argv = ["sample", str(run_dir), "--n", "5", "--method", "naive", "--out", str(naive)]
+    assert main(argv) == 0
+    assert np.array_equal(np.load(naive)["x"], x)  # the cached default draws the same images
 
 
 @pytest.mark.parametrize("mask", ["top-half", "left-half", "center"])

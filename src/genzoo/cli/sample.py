@@ -15,6 +15,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=64, help="number of samples (default: 64)")
     p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
     p.add_argument("--label", type=int, default=None, help="class for a conditional model")
+    p.add_argument(
+        "--method",
+        choices=("auto", "cached", "naive"),
+        default="auto",
+        help="autoregressive sampler: cached (fast, per-layer caches), naive (a full pass per "
+        "sub-pixel; same images) or auto (cached when the model has it; default)",
+    )
     add_seed_argument(p)
     p.set_defaults(run=run)
 
@@ -36,7 +43,15 @@ def run(args: argparse.Namespace) -> int:
         if model.num_classes is None:
             raise GenzooError("--label needs a class-conditional model")
         y = torch.full((args.n,), args.label, dtype=torch.long)
-    samples = model.sample(args.n, y, generator=torch.Generator().manual_seed(args.seed))
+    from genzoo.models.autoregressive.base import AutoregressiveModel
+
+    kwargs = {}
+    if args.method != "auto":
+        if not isinstance(model, AutoregressiveModel):
+            raise GenzooError(f"--method applies to autoregressive models, not {model.name}")
+        kwargs["method"] = args.method
+    generator = torch.Generator().manual_seed(args.seed)
+    samples = model.sample(args.n, y, generator=generator, **kwargs)
     if out.suffix.lower() == ".png":
         save_grid(samples, model.levels, out)
     else:
