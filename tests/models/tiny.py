@@ -17,6 +17,8 @@ TINY: dict[str, dict[str, Any]] = {
     "pixel_independent": {},
     "pixelcnn": {"channels": 10, "num_blocks": 2, "head_channels": 11},
     "gated_pixelcnn": {"channels": 10, "num_layers": 3, "head_channels": 11},
+    "pixelrnn_row": {"channels": 5, "num_layers": 2, "head_channels": 11},
+    "pixelrnn_diag": {"channels": 5, "num_layers": 2, "head_channels": 11},
 }
 
 

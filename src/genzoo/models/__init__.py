@@ -1,6 +1,12 @@
 """Generative models behind one contract (see :mod:`genzoo.models.base`)."""
 
-from genzoo.models.autoregressive import gated_pixelcnn, pixel_independent, pixelcnn  # noqa: F401
+from genzoo.models.autoregressive import (  # noqa: F401
+    gated_pixelcnn,
+    pixel_independent,
+    pixelcnn,
+    pixelrnn_diag,
+    pixelrnn_row,
+)
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import (
     available_models,

@@ -1,0 +1,94 @@
+"""The network shared by the two PixelRNNs — van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel
+Recurrent Neural Networks", ICML 2016 (section 3 and figure 5).
+
+``7 x 7`` mask-A convolution to ``2h`` features -> ``num_layers`` residual LSTM layers (Row LSTM or
+Diagonal BiLSTM, :mod:`genzoo.nn.recurrent`) -> ``ReLU -> 1x1 -> ReLU -> 1x1`` (mask B) to a
+``levels``-way softmax per sub-pixel. The registered models are in ``pixelrnn_row.py`` and
+``pixelrnn_diag.py``; this module also holds their cached sampler, which keeps every layer's
+recurrent state and computes, per sub-pixel, only the pixel being generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import Tensor, nn
+
+from genzoo.errors import ConfigError
+from genzoo.models.autoregressive.base import AutoregressiveModel
+from genzoo.nn import CategoricalHead, MaskedConv2d
+
+
+class PixelRNN(AutoregressiveModel):
+    """Input convolution, residual LSTM layers made by ``layer``, categorical head.
+
+    ``layer(channels, hidden, colors)`` builds one residual layer (``[B, 2h, H, W]`` to the same
+    shape) with a ``stepper(n, width)`` method for cached sampling.
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int] | list[int],
+        levels: int,
+        num_classes: int | None,
+        channels: int,
+        num_layers: int,
+        head_channels: int,
+        layer: Callable[[int, int, int], nn.Module],
+    ) -> None:
+        super().__init__(shape=shape, levels=levels, num_classes=num_classes)
+        for name, value in (
+            ("channels", channels),
+            ("num_layers", num_layers),
+            ("head_channels", head_channels),
+        ):
+            if int(value) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value}")
+        colors, width = self.shape[0], 2 * channels
+        self.input = MaskedConv2d(colors, width, 7, mask_type="A", colors=colors)
+        self.embed = None if num_classes is None else nn.Embedding(self.num_classes, width)
+        self.layers = nn.ModuleList(layer(width, channels, colors) for _ in range(num_layers))
+        self.head = CategoricalHead(width, head_channels, self.levels, colors)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        h = self.input(x)
+        if self.embed is not None and y is not None:
+            h = h + self.embed(y)[:, :, None, None]
+        for layer in self.layers:
+            h = layer(h)
+        return self.head(h)
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> PixelRNNSampler:
+        return PixelRNNSampler(self, n, y)
+
+
+class PixelRNNSampler:
+    """Cached generation (an :class:`~genzoo.models.autoregressive.base.IncrementalSampler`).
+
+    Per call, only pixel ``(i, j)`` is computed: the input convolution on its ``7 x 7``
+    neighbourhood, one step of every layer, the head. A pixel is recomputed for each of its
+    colours; nothing at ``(i, j)`` depends on its last colour, so the states left by the last call
+    are final.
+    """
+
+    def __init__(self, model: PixelRNN, n: int, y: Tensor | None) -> None:
+        self.model = model
+        width = model.shape[2]
+        self.layers = [layer.stepper(n, width) for layer in model.layers]  # type: ignore[operator]
+        self.bias = None if model.embed is None or y is None else model.embed(y)
+
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        model = self.model
+        radius = model.input.kernel_size[0] // 2
+        if j == 0 and c == 0:
+            for layer in self.layers:
+                layer.start_row(i)
+        top, left = max(0, i - radius), max(0, j - radius)
+        patch = model.scale(x[:, :, top : i + 1, left : j + radius + 1])
+        h = model.input(patch)[:, :, i - top, j - left]
+        if self.bias is not None:
+            h = h + self.bias
+        for layer in self.layers:
+            h = layer.step(h, j)
+        return model.head(h[:, :, None, None])[:, :, c, 0, 0]
