@@ -11,7 +11,9 @@ recurrent state and computes, per sub-pixel, only the pixel being generated.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.errors import ConfigError
@@ -25,6 +27,10 @@ class PixelRNN(AutoregressiveModel):
     ``layer(channels, hidden, colors)`` builds one residual layer (``[B, 2h, H, W]`` to the same
     shape) with a ``stepper(n, width)`` method for cached sampling.
     """
+
+    #: columns computed past the right edge of the image (their outputs are dropped), so that a
+    #: right-to-left direction starts where the input convolution's output holds the last pixel.
+    extra_columns: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -52,12 +58,12 @@ class PixelRNN(AutoregressiveModel):
         self.head = CategoricalHead(width, head_channels, self.levels, colors)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        h = self.input(x)
+        h = self.input(F.pad(x, (0, self.extra_columns)))
         if self.embed is not None and y is not None:
             h = h + self.embed(y)[:, :, None, None]
         for layer in self.layers:
             h = layer(h)
-        return self.head(h)
+        return self.head(h[:, :, :, : self.shape[2]])
 
     def incremental_sampler(self, n: int, y: Tensor | None) -> PixelRNNSampler:
         return PixelRNNSampler(self, n, y)
@@ -69,26 +75,36 @@ class PixelRNNSampler:
     Per call, only pixel ``(i, j)`` is computed: the input convolution on its ``7 x 7``
     neighbourhood, one step of every layer, the head. A pixel is recomputed for each of its
     colours; nothing at ``(i, j)`` depends on its last colour, so the states left by the last call
-    are final.
+    are final. At the start of row ``i``, the extra columns of row ``i-1`` are stepped, then every
+    layer's ``start_row(i)`` runs (the Diagonal BiLSTM's right-to-left pass over row ``i-1``).
     """
 
     def __init__(self, model: PixelRNN, n: int, y: Tensor | None) -> None:
         self.model = model
-        width = model.shape[2]
-        self.layers = [layer.stepper(n, width) for layer in model.layers]  # type: ignore[operator]
+        self.width = model.shape[2]
+        steps = self.width + model.extra_columns
+        self.layers = [layer.stepper(n, steps) for layer in model.layers]  # type: ignore[operator]
         self.bias = None if model.embed is None or y is None else model.embed(y)
 
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
-        model = self.model
-        radius = model.input.kernel_size[0] // 2
         if j == 0 and c == 0:
+            if i > 0:  # row i-1 is final: its columns past the edge can be computed
+                for col in range(self.width, self.width + self.model.extra_columns):
+                    self._step(x, i - 1, col)
             for layer in self.layers:
                 layer.start_row(i)
+        return self.model.head(self._step(x, i, j)[:, :, None, None])[:, :, c, 0, 0]
+
+    def _step(self, x: Tensor, i: int, j: int) -> Tensor:
+        """Features ``[n, 2h]`` after the last layer at ``(i, j)``; ``j`` may pass the edge."""
+        model = self.model
+        radius = model.input.kernel_size[0] // 2
         top, left = max(0, i - radius), max(0, j - radius)
         patch = model.scale(x[:, :, top : i + 1, left : j + radius + 1])
+        patch = F.pad(patch, (0, max(0, j + 1 - self.width)))  # zeros past the edge
         h = model.input(patch)[:, :, i - top, j - left]
         if self.bias is not None:
             h = h + self.bias
         for layer in self.layers:
             h = layer.step(h, j)
-        return model.head(h[:, :, None, None])[:, :, c, 0, 0]
+        return h

@@ -10,11 +10,14 @@ Each layer skews the map (row ``i`` shifted right by ``i``) so that a diagonal i
 scans the columns: masked ``1 x 1`` input-to-state, ``2 x 1`` state-to-state over the previous
 column (the pixels above and to the left). A second direction runs on the mirrored map; its
 output is shifted down one row before the two are added, so a single layer already sees the whole
-context: **no blind spot** (tested).
+context: **no blind spot** (tested) — once a boundary gap of the paper's design is closed (below).
 
 Deviations from the paper: ``levels`` is any ``K >= 2`` (the paper uses 256); an optional class
 embedding is added after the input convolution for class-conditional models (the paper is
-unconditional); the right-to-left direction's input-to-state is not masked — after the one-row
+unconditional); the layers run on the image plus one column past its right edge (the input
+convolution's output there holds the last pixel of each row, which the paper's right-to-left
+direction never receives: without it, pixel ``(i-1, W-1)`` is unseen from ``(i, j < W-4)`` at any
+depth); the right-to-left direction's input-to-state is not masked — after the one-row
 shift it only ever reads complete rows above, so a mask would only hide information; states
 outside the image are zero (the paper does not say how the skewed borders are padded); the
 state-to-state convolutions have no bias (the input-to-state ones provide it); the defaults are
@@ -37,11 +40,20 @@ class PixelRNNDiagonalBiLSTM(PixelRNN):
     Python (both directions in one grouped step), so depth costs more than width; 2 layers of
     h = 32 already see the whole context and train at a few hundred 8 x 8 images per second.
 
+    With the paper's ``7 x 7`` mask-A input convolution, the last pixel of a row, ``(i-1, W-1)``,
+    appears in the convolution's output only at column ``W``, outside the image, so the
+    right-to-left direction of row ``i-1`` never receives it and pixels ``(i, j < W-4)`` would not
+    see it, however deep the network. The input convolution is therefore computed one column past
+    the right edge (``extra_columns = 1``), where that direction starts; the extra column's
+    outputs are dropped.
+
     Args:
         channels: hidden features per LSTM gate (h); the residual stream has 2h features.
         num_layers: residual Diagonal BiLSTM layers.
         head_channels: features of the two ``1 x 1`` output layers.
     """
+
+    extra_columns = 1
 
     def __init__(
         self,
