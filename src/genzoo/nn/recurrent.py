@@ -89,12 +89,14 @@ class RowLSTM(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``x [B, channels, H, W]`` -> ``x + up(h)``, same shape."""
-        batch, _, height, width = x.shape
+        batch, _, _, width = x.shape
         pre = self.input_to_state(x)
         h = c = x.new_zeros(batch, self.hidden, width)
         rows = []
-        for i in range(height):
-            h, c = lstm_cell(pre[:, :, i] + self.state_to_state(h), c)
+        # unbind, not pre[:, :, i] in the loop: each indexing step's backward would zero-fill a
+        # gradient of the whole map, O(H^2) in all
+        for pre_row in pre.unbind(2):
+            h, c = lstm_cell(pre_row + self.state_to_state(h), c)
             rows.append(h)
         return x + self.up(torch.stack(rows, dim=2))
 
@@ -170,23 +172,30 @@ class DiagonalBiLSTM(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """``x [B, channels, H, W]`` -> ``x + up(h_fwd + shift_down(h_back))``, same shape."""
-        batch, _, height, width = x.shape
+        batch, channels, height, width = x.shape
         hid = self.hidden
-        pre = torch.cat([self.input_to_state(x), self.input_to_state_back(x).flip(3)], dim=1)
-        pre = skew(pre)  # [B, 8h, H, H + W - 1]: column k holds diagonal i + j = k
-        inside = skew(x.new_ones(1, 1, height, width))[0, 0]  # [H, H + W - 1]
+        # Skew the input and its mirror image (the right-to-left direction's input) and put the
+        # diagonals first: [K, B, 2 * channels, H] with K = H + W - 1, diagonal k holding the
+        # pixels i + j = k. The 1 x 1 input-to-state convolutions then run on it as a batch of
+        # K * B one-pixel-wide maps, giving per-step slices that are contiguous in memory.
+        both = skew(torch.cat([x, x.flip(3)], dim=1)).permute(3, 0, 1, 2)
+        forward_in, back_in = both.reshape(-1, 2 * channels, height, 1).chunk(2, dim=1)
+        pre = torch.cat([self.input_to_state(forward_in), self.input_to_state_back(back_in)], 1)
+        inside = skew(x.new_ones(1, 1, height, width))[0, 0]  # [H, K], 1 inside the image
         # both directions' 2 x 1 state-to-state convolutions as one grouped convolution
         weight = torch.cat([self.state_to_state.weight, self.state_to_state_back.weight])
         h = c = x.new_zeros(batch, 2, hid, height)
         columns = []
-        for k in range(pre.shape[3]):
-            # row r of column k-1 is the left neighbour, row r-1 the one above
+        # unbind, not indexing, in the loop: see RowLSTM.forward
+        for k, pre_column in enumerate(pre.view(-1, batch, 8 * hid, height).unbind(0)):
+            # row r of diagonal k-1 is the left neighbour, row r-1 the one above
             above_and_left = F.pad(h.flatten(1, 2), (1, 0))
-            gates = pre[:, :, :, k] + F.conv1d(above_and_left, weight, groups=2)
+            gates = pre_column + F.conv1d(above_and_left, weight, groups=2)
             h, c = lstm_cell(gates.view(batch, 2, 4 * hid, height), c, dim=2)
-            h, c = h * inside[:, k], c * inside[:, k]
+            h, c = h * inside[:, k], c * inside[:, k]  # states outside the image are zero
             columns.append(h.flatten(1, 2))
-        forward, back = unskew(torch.stack(columns, dim=3), width).chunk(2, dim=1)
+        hidden_map = torch.stack(columns).permute(1, 2, 3, 0)  # [B, 2h, H, H + W - 1]
+        forward, back = unskew(hidden_map, width).chunk(2, dim=1)
         return x + self.up(forward + shift_down(back.flip(3)))
 
     def stepper(self, n: int, width: int) -> DiagonalBiLSTMStepper:
