@@ -41,6 +41,26 @@ def lstm_cell(gates: Tensor, c: Tensor, dim: int = 1) -> tuple[Tensor, Tensor]:
     return torch.sigmoid(o) * torch.tanh(c), c
 
 
+def masked_weight(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
+    """``(weight, bias)`` a (masked) convolution applies: ``weight * mask`` when it has a mask.
+
+    Works for plain convolutions and for those of :mod:`genzoo.nn.masked` (``ShiftedConv2d``
+    wraps its ``nn.Conv2d`` as ``.conv``).
+    """
+    inner = getattr(conv, "conv", conv)
+    mask = getattr(conv, "mask", None)
+    return (inner.weight if mask is None else inner.weight * mask), inner.bias
+
+
+def linear_weights(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
+    """A convolution as ``F.linear`` weights ``[out, in * taps]`` for one output position.
+
+    At a single pixel a matrix product is far cheaper than a convolution call (cached sampling).
+    """
+    weight, bias = masked_weight(conv)
+    return weight.flatten(1), bias
+
+
 def skew(x: Tensor) -> Tensor:
     """Shift row ``i`` of ``x [B, C, H, W]`` right by ``i``: ``[B, C, H, W + H - 1]``, zero-filled.
 
@@ -110,16 +130,19 @@ class RowLSTMStepper:
 
     ``start_row(i)`` before the first pixel of row ``i``; then ``step(x, j)`` with the layer
     input at ``(i, j)`` for ``j = 0, 1, ...``; a pixel may be stepped again (once per colour) as
-    long as its predecessors are final.
+    long as its predecessors are final. Convolutions at one pixel are matrix products with the
+    layer's (masked) weights, read once here.
     """
 
     def __init__(self, layer: RowLSTM, n: int, width: int) -> None:
-        weight = layer.state_to_state.weight
         self.layer = layer
-        self.inputs = weight.new_zeros(n, layer.up.out_channels, 1, width)  # current row
-        self.h, self.c = weight.new_zeros(2, n, layer.hidden, width)  # current row
-        self.h_above, self.c_above = weight.new_zeros(2, n, layer.hidden, width)
-        self.from_above = weight.new_zeros(n, 4 * layer.hidden, width)
+        self.w_in, self.b_in = linear_weights(layer.input_to_state)  # taps j-1, j
+        self.w_up, self.b_up = linear_weights(layer.up)
+        like = self.w_in
+        # layer inputs of the current row; column j + 1 holds pixel j, column 0 stays zero
+        self.inputs = like.new_zeros(n, layer.up.out_channels, width + 1)
+        self.h, self.c, self.h_above, self.c_above = like.new_zeros(4, n, layer.hidden, width)
+        self.from_above = like.new_zeros(n, 4 * layer.hidden, width)
 
     def start_row(self, i: int) -> None:
         if i > 0:  # the finished row becomes the row above; its buffers are overwritten next
@@ -129,12 +152,12 @@ class RowLSTMStepper:
 
     def step(self, x: Tensor, j: int) -> Tensor:
         """Layer input ``x [n, channels]`` at ``(i, j)`` -> layer output ``[n, channels]``."""
-        self.inputs[:, :, 0, j] = x
-        window = self.inputs[:, :, :, max(0, j - 1) : j + 1]
-        gates = self.layer.input_to_state(window)[:, :, 0, -1] + self.from_above[:, :, j]
+        self.inputs[:, :, j + 1] = x
+        window = self.inputs[:, :, j : j + 2].flatten(1)  # pixels j-1, j
+        gates = F.linear(window, self.w_in, self.b_in) + self.from_above[:, :, j]
         h, c = lstm_cell(gates, self.c_above[:, :, j])
         self.h[:, :, j], self.c[:, :, j] = h, c
-        return x + self.layer.up(h[:, :, None, None])[:, :, 0, 0]
+        return x + F.linear(h, self.w_up, self.b_up)
 
 
 class DiagonalBiLSTM(nn.Module):
@@ -209,35 +232,39 @@ class DiagonalBiLSTMStepper:
     The left-to-right state at ``(i, j)`` is computed from ``(i, j-1)`` and ``(i-1, j)`` at each
     step; the right-to-left states of row ``i-1`` are computed at once, right to left, by
     ``start_row(i)``, when that row is final (row ``i`` only ever receives row ``i-1``'s).
+    Convolutions at one pixel are matrix products with the layer's (masked) weights.
     """
 
     def __init__(self, layer: DiagonalBiLSTM, n: int, width: int) -> None:
-        weight = layer.state_to_state.weight
-        self.layer = layer
-        self.inputs = weight.new_zeros(n, layer.up.out_channels, 1, width)  # current row
-        self.h, self.c, self.h_above, self.back = weight.new_zeros(4, n, layer.hidden, width)
-        self.zero = weight.new_zeros(n, layer.hidden)
+        self.w_in, self.b_in = linear_weights(layer.input_to_state)
+        self.w_back_in, self.b_back_in = linear_weights(layer.input_to_state_back)
+        self.w_state, _ = linear_weights(layer.state_to_state)  # taps: above, left
+        self.w_back_state, _ = linear_weights(layer.state_to_state_back)  # above, right
+        self.w_up, self.b_up = linear_weights(layer.up)
+        like = self.w_in
+        self.inputs = like.new_zeros(n, width, layer.up.out_channels)  # current row
+        self.h, self.c, self.h_above, self.back = like.new_zeros(4, n, layer.hidden, width)
+        self.zero = like.new_zeros(n, layer.hidden)
 
     def start_row(self, i: int) -> None:
         if i == 0:
             return
         self.h, self.h_above = self.h_above, self.h
-        layer, back_above = self.layer, self.back
-        pre = layer.input_to_state_back(self.inputs)[:, :, 0]  # the finished row i-1
+        back_above = self.back
+        pre = F.linear(self.inputs, self.w_back_in, self.b_back_in)  # the finished row i-1
         self.back = torch.empty_like(back_above)
         h = c = self.zero
-        for j in reversed(range(pre.shape[2])):
-            neighbours = torch.stack([back_above[:, :, j], h], dim=2)
-            h, c = lstm_cell(pre[:, :, j] + layer.state_to_state_back(neighbours)[:, :, 0], c)
+        for j in reversed(range(pre.shape[1])):
+            neighbours = torch.stack([back_above[:, :, j], h], dim=2).flatten(1)
+            h, c = lstm_cell(pre[:, j] + F.linear(neighbours, self.w_back_state), c)
             self.back[:, :, j] = h
 
     def step(self, x: Tensor, j: int) -> Tensor:
         """Layer input ``x [n, channels]`` at ``(i, j)`` -> layer output ``[n, channels]``."""
-        layer = self.layer
-        self.inputs[:, :, 0, j] = x
+        self.inputs[:, j] = x
         left_h, left_c = (self.h[:, :, j - 1], self.c[:, :, j - 1]) if j else (self.zero,) * 2
-        neighbours = torch.stack([self.h_above[:, :, j], left_h], dim=2)
-        gates = layer.input_to_state(x[:, :, None, None])[:, :, 0, 0]
-        h, c = lstm_cell(gates + layer.state_to_state(neighbours)[:, :, 0], left_c)
+        neighbours = torch.stack([self.h_above[:, :, j], left_h], dim=2).flatten(1)
+        gates = F.linear(x, self.w_in, self.b_in) + F.linear(neighbours, self.w_state)
+        h, c = lstm_cell(gates, left_c)
         self.h[:, :, j], self.c[:, :, j] = h, c
-        return x + layer.up((h + self.back[:, :, j])[:, :, None, None])[:, :, 0, 0]
+        return x + F.linear(h + self.back[:, :, j], self.w_up, self.b_up)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.nn import CategoricalHead, MaskedConv2d
+from genzoo.nn.recurrent import linear_weights, masked_weight
 
 
 class PixelRNN(AutoregressiveModel):
@@ -72,11 +73,12 @@ class PixelRNN(AutoregressiveModel):
 class PixelRNNSampler:
     """Cached generation (an :class:`~genzoo.models.autoregressive.base.IncrementalSampler`).
 
-    Per call, only pixel ``(i, j)`` is computed: the input convolution on its ``7 x 7``
-    neighbourhood, one step of every layer, the head. A pixel is recomputed for each of its
-    colours; nothing at ``(i, j)`` depends on its last colour, so the states left by the last call
-    are final. At the start of row ``i``, the extra columns of row ``i-1`` are stepped, then every
-    layer's ``start_row(i)`` runs (the Diagonal BiLSTM's right-to-left pass over row ``i-1``).
+    Per call, only pixel ``(i, j)`` is computed: the input convolution on its causal
+    neighbourhood, one step of every layer, the head — as matrix products with weights read once
+    here. A pixel is recomputed for each of its colours; nothing at ``(i, j)`` depends on its last
+    colour, so the states left by the last call are final. At the start of row ``i``, the extra
+    columns of row ``i-1`` are stepped, then every layer's ``start_row(i)`` runs (the Diagonal
+    BiLSTM's right-to-left pass over row ``i-1``).
     """
 
     def __init__(self, model: PixelRNN, n: int, y: Tensor | None) -> None:
@@ -84,7 +86,14 @@ class PixelRNNSampler:
         self.width = model.shape[2]
         steps = self.width + model.extra_columns
         self.layers = [layer.stepper(n, steps) for layer in model.layers]  # type: ignore[operator]
-        self.bias = None if model.embed is None or y is None else model.embed(y)
+        self.radius = model.input.kernel_size[0] // 2
+        weight, self.b_input = masked_weight(model.input)
+        self.w_input = weight[:, :, : self.radius + 1].flatten(1)  # rows below are masked out
+        if model.embed is not None and y is not None:
+            self.b_input = self.b_input + model.embed(y)  # [n, 2h]
+        self.head = [
+            linear_weights(m) if isinstance(m, nn.Conv2d) else m for m in model.head
+        ]  # ReLU -> 1x1 -> ReLU -> 1x1
 
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
         if j == 0 and c == 0:
@@ -93,18 +102,18 @@ class PixelRNNSampler:
                     self._step(x, i - 1, col)
             for layer in self.layers:
                 layer.start_row(i)
-        return self.model.head(self._step(x, i, j)[:, :, None, None])[:, :, c, 0, 0]
+        h = self._step(x, i, j)
+        for op in self.head:
+            h = F.linear(h, *op) if isinstance(op, tuple) else op(h)
+        return h.view(h.shape[0], self.model.levels, -1)[:, :, c]
 
     def _step(self, x: Tensor, i: int, j: int) -> Tensor:
         """Features ``[n, 2h]`` after the last layer at ``(i, j)``; ``j`` may pass the edge."""
-        model = self.model
-        radius = model.input.kernel_size[0] // 2
-        top, left = max(0, i - radius), max(0, j - radius)
-        patch = model.scale(x[:, :, top : i + 1, left : j + radius + 1])
-        patch = F.pad(patch, (0, max(0, j + 1 - self.width)))  # zeros past the edge
-        h = model.input(patch)[:, :, i - top, j - left]
-        if self.bias is not None:
-            h = h + self.bias
+        r, width = self.radius, self.width
+        window = x[:, :, max(0, i - r) : i + 1, max(0, j - r) : j + r + 1]
+        pad = (max(0, r - j), max(0, j + r + 1 - width), max(0, r - i), 0)
+        patch = F.pad(self.model.scale(window), pad)  # [n, C, r + 1, 2r + 1], zeros outside
+        h = F.linear(patch.flatten(1), self.w_input, self.b_input)
         for layer in self.layers:
             h = layer.step(h, j)
         return h
