@@ -19,6 +19,7 @@ TINY: dict[str, dict[str, Any]] = {
     "gated_pixelcnn": {"channels": 10, "num_layers": 3, "head_channels": 11},
     "pixelrnn_row": {"channels": 5, "num_layers": 2, "head_channels": 11},
     "pixelrnn_diag": {"channels": 5, "num_layers": 2, "head_channels": 11},
+    "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
 }
 
 

@@ -6,6 +6,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
     pixelcnn,
     pixelrnn_diag,
     pixelrnn_row,
+    pixelsnail,
 )
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import (
