@@ -17,12 +17,13 @@ Parameter layout, ``params [B, P, H, W]`` with ``P = logistic_mixture_channels(K
 then the ``C (C - 1) / 2`` coefficients ``a(c, c')`` in the order ``(1,0), (2,0), (2,1), ...``.
 
 Numerics: everything is computed in log space, in at least float32. The mass of an inner bin
-``(b, a)`` (standardised edges) is ``sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 -
-exp(b - a))``, whose logarithm is a sum of three terms that never cancel or underflow in the
-tails (the naive difference of sigmoids does, which is why PixelCNN++ needs a fallback for most
-tail bins). Where the bin is narrow compared with the scale (``a - b < 1e-6``), where that form
-would lose the ``1 - exp`` term to underflow, the mid-bin density times the bin width is used; it
-is exact to float precision there.
+with standardised edges ``b < a`` is ``sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 -
+exp(-d))`` with ``d = a - b = bin width / scale``; its logarithm is a sum of three terms that
+neither cancel nor underflow in the tails, where the plain difference of sigmoids underflows to 0
+(which is why PixelCNN++ falls back to the mid-bin density there). The remaining underflow is
+``1 - exp(-d)`` for a bin that is narrow compared with the scale: for ``d < 1e-6`` the last term
+is ``log d - d / 2`` with ``log d = log(width) - log_scale`` (never underflows), which makes the
+bin mass the mid-bin density times the width, exact to ``O(d^2)`` (below float precision).
 """
 
 from __future__ import annotations
@@ -62,8 +63,7 @@ def logistic_mixture_log_prob(params: Tensor, x: Tensor, levels: int) -> Tensor:
         ``[B, C, H, W]`` (float32 or wider); the sum over ``C`` is the log-probability of the
         whole pixel under the mixture.
     """
-    prefix, norm, mean, log_scale = _prefix(params, x, levels)
-    log_pk = _bin_log_prob(x.unsqueeze(1), mean, log_scale, levels)
+    prefix, norm, _, _, log_pk = _prefix(params, x, levels)
     return torch.logsumexp(prefix + log_pk, dim=1) - norm
 
 
@@ -82,9 +82,8 @@ def logistic_mixture_logits(params: Tensor, x: Tensor, levels: int) -> Tensor:
     Returns:
         ``[B, levels, C, H, W]`` (float32 or wider).
     """
-    prefix, norm, mean, log_scale = _prefix(params, x, levels)
-    grid = torch.arange(levels, device=x.device).view(1, levels, 1, 1, 1, 1)
-    log_pk = _bin_log_prob(grid, mean.unsqueeze(1), log_scale.unsqueeze(1), levels)
+    prefix, norm, mean, log_scale, _ = _prefix(params, x, levels)
+    log_pk = _all_bins_log_prob(mean.unsqueeze(1), log_scale.unsqueeze(1), levels)
     return torch.logsumexp(prefix.unsqueeze(1) + log_pk, dim=2) - norm.unsqueeze(1)
 
 
@@ -93,12 +92,13 @@ def _slots(colors: int) -> int:
     return 1 + 2 * colors + colors * (colors - 1) // 2
 
 
-def _prefix(params: Tensor, x: Tensor, levels: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _prefix(params: Tensor, x: Tensor, levels: int) -> tuple[Tensor, ...]:
     """Posterior-reweighted log mixture weights per channel.
 
     Returns ``prefix [B, K, C, H, W] = log pi_k + sum_{c'<c} log p_k(x_c' | x_<c')``, its
-    ``logsumexp`` over ``k`` (``log p(x_<c)``, ``[B, C, H, W]``), and the conditional means and
-    clamped log-scales ``[B, K, C, H, W]`` of every channel given ``x_<c``.
+    ``logsumexp`` over ``k`` (``log p(x_<c)``, ``[B, C, H, W]``), the conditional means and
+    clamped log-scales ``[B, K, C, H, W]`` of every channel given ``x_<c``, and
+    ``log p_k(x_c | x_<c)``.
     """
     levels = int(levels)
     if levels < 2:
@@ -133,7 +133,7 @@ def _prefix(params: Tensor, x: Tensor, levels: int) -> tuple[Tensor, Tensor, Ten
     log_pk = _bin_log_prob(x.unsqueeze(1), mean, log_scale, levels)  # [B, K, C, H, W]
     before = torch.cat([torch.zeros_like(log_pk[:, :, :1]), log_pk[:, :, :-1].cumsum(2)], 2)
     prefix = log_w.unsqueeze(2) + before
-    return prefix, torch.logsumexp(prefix, dim=1), mean, log_scale
+    return prefix, torch.logsumexp(prefix, dim=1), mean, log_scale, log_pk
 
 
 def _scaled(x: Tensor, levels: int, dtype: torch.dtype) -> Tensor:
@@ -141,9 +141,22 @@ def _scaled(x: Tensor, levels: int, dtype: torch.dtype) -> Tensor:
     return x.to(dtype) * (2.0 / (levels - 1)) - 1.0
 
 
+def _upper_edge(x: Tensor, levels: int, dtype: torch.dtype) -> Tensor:
+    """Upper edge of the bin of integer level ``x`` in ``[-1, 1]`` (= lower edge of ``x + 1``)."""
+    return (x.to(dtype) + 0.5) * (2.0 / (levels - 1)) - 1.0
+
+
 def _log1mexp(d: Tensor) -> Tensor:
     """``log(1 - exp(-d))`` for ``d > 0``, accurate for small and large ``d``."""
     return torch.where(d < math.log(2.0), torch.log(-torch.expm1(-d)), torch.log1p(-torch.exp(-d)))
+
+
+def _log_width(log_scale: Tensor, levels: int) -> Tensor:
+    """``log(1 - exp(-d))`` with ``d = bin width / scale``; ``log d - d / 2`` for narrow bins."""
+    log_d = math.log(2.0 / (levels - 1)) - log_scale
+    d = torch.exp(log_d)
+    exact = _log1mexp(d.clamp(min=_NARROW_BIN))  # clamped: no inf (nor NaN gradient) unused
+    return torch.where(d < _NARROW_BIN, log_d - 0.5 * d, exact)
 
 
 def _bin_log_prob(
@@ -154,18 +167,28 @@ def _bin_log_prob(
     Broadcasts ``x`` against ``mean`` and ``log_scale`` (already clamped). ``edges=False``
     treats the first and last bins like inner ones (wrong; kept for the tests' negative control).
     """
-    half = 1.0 / (levels - 1)
-    centered = _scaled(x, levels, mean.dtype) - mean
     inv_scale = torch.exp(-log_scale)
-    upper = inv_scale * (centered + half)
-    lower = inv_scale * (centered - half)
-    log_cdf_upper = F.logsigmoid(upper)  # log P(X < v + half)
-    log_sf_lower = F.logsigmoid(-lower)  # log P(X > v - half)
-    width = (2.0 * half) * inv_scale  # upper - lower, without cancellation
-    inner = log_cdf_upper + log_sf_lower + _log1mexp(width.clamp(min=_NARROW_BIN))
-    mid = inv_scale * centered
-    log_mid_mass = mid - log_scale - 2.0 * F.softplus(mid) + math.log(2.0 * half)
-    inner = torch.where(width < _NARROW_BIN, log_mid_mass, inner)
+    log_cdf_upper = F.logsigmoid(inv_scale * (_upper_edge(x, levels, mean.dtype) - mean))
+    log_sf_lower = F.logsigmoid(-(inv_scale * (_upper_edge(x - 1, levels, mean.dtype) - mean)))
+    inner = log_cdf_upper + log_sf_lower + _log_width(log_scale, levels)
     if not edges:
         return inner
     return torch.where(x == 0, log_cdf_upper, torch.where(x == levels - 1, log_sf_lower, inner))
+
+
+def _all_bins_log_prob(mean: Tensor, log_scale: Tensor, levels: int) -> Tensor:
+    """:func:`_bin_log_prob` of every level along dim 1 (``mean``, ``log_scale``: size 1 there).
+
+    The same arithmetic, with each edge's two log-sigmoids computed once for its two bins.
+    """
+    shape = [1] * mean.dim()
+    shape[1] = levels - 1
+    edges = _upper_edge(torch.arange(levels - 1, device=mean.device), levels, mean.dtype)
+    z = torch.exp(-log_scale) * (edges.view(shape) - mean)  # [.., levels - 1, ..]
+    zero = torch.zeros_like(z.narrow(1, 0, 1))
+    upper = torch.cat([F.logsigmoid(z), zero], dim=1)  # the last bin extends to +inf
+    lower = torch.cat([zero, F.logsigmoid(-z)], dim=1)  # the first bin from -inf
+    inner = torch.ones(levels, dtype=mean.dtype, device=mean.device)
+    inner[0] = inner[-1] = 0.0
+    shape[1] = levels
+    return upper + lower + _log_width(log_scale, levels) * inner.view(shape)
