@@ -17,6 +17,7 @@ TINY: dict[str, dict[str, Any]] = {
     "pixel_independent": {},
     "pixelcnn": {"channels": 10, "num_blocks": 2, "head_channels": 11},
     "gated_pixelcnn": {"channels": 10, "num_layers": 3, "head_channels": 11},
+    "pixelcnn_pp": {"filters": 6, "blocks": 1, "num_mixtures": 3, "dropout": 0.0},
     "pixelrnn_row": {"channels": 5, "num_layers": 2, "head_channels": 11},
     "pixelrnn_diag": {"channels": 5, "num_layers": 2, "head_channels": 11},
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},

@@ -4,6 +4,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
     gated_pixelcnn,
     pixel_independent,
     pixelcnn,
+    pixelcnn_pp,
     pixelrnn_diag,
     pixelrnn_row,
     pixelsnail,

@@ -1,0 +1,423 @@
+"""PixelCNN++ — Salimans, Karpathy, Chen & Kingma, "PixelCNN++: Improving the PixelCNN with
+Discretized Logistic Mixture Likelihood and Other Modifications", ICLR 2017.
+
+Two causal streams without a blind spot, built from shifted convolutions instead of masks: ``u``
+sees the rows strictly above (a down-shifted ``2 x 3`` convolution, shifted down once more at the
+input) and ``ul`` the rows above plus the current row strictly to the left (a down-shifted
+``1 x 3`` plus a right-shifted ``2 x 1`` at the input, then down-right-shifted ``2 x 2``
+convolutions). Gated residual blocks ``x + a * sigmoid(b)`` with ``[a, b] = conv(concat_elu(
+conv(concat_elu(x)) + nin(concat_elu(aux))))`` (dropout before the second convolution); ``ul``
+blocks take ``u`` as auxiliary input. Three resolutions linked by stride-2 convolutions and
+stride-2 transposed convolutions, with U-Net short-cuts: every up-pass block consumes one stored
+down-pass activation. Weight normalisation everywhere, a class bias in every block, and
+``nin(elu(ul))`` to the parameters of a discretized logistic mixture over whole pixels
+(:mod:`genzoo.distributions.logistic`), which models the colours of a pixel in order R, G, B
+through the linear mean dependence, so the network itself only looks at earlier pixels.
+
+Deviations from the paper and from openai/pixel-cnn:
+
+* up-sampling uses ``2 x 2`` stride-2 transposed convolutions in both streams (the paper: ``2 x 3``
+  for ``u``), so each high-resolution position depends on exactly one low-resolution position
+  ``(r // 2, c // 2)``; that keeps the cached sampler simple and is causal without a shift.
+* weight normalisation (``torch.nn.utils.parametrizations.weight_norm``) without the paper's
+  data-dependent initialisation; instead the second convolution of every block starts with its
+  gain scaled by 0.1 (the paper's ``init_scale=0.1``), so the residual stack starts near identity.
+* the class bias is an embedding per block (the paper: a one-hot ``h`` times a matrix, the same).
+* any ``levels >= 2`` and image size (odd sizes: padding as in the paper, transposed outputs
+  cropped), any number of colours and of ``resolutions``; Polyak averaging lives in
+  ``genzoo.training`` (EMA), not in the model.
+* smaller defaults for a 2-core CPU: 32 filters and 1 block per resolution (paper: 160 and 5;
+  570k parameters, about Gated PixelCNN's default size, and ~3x its training throughput here at
+  8x8 and 28x28), 5 mixtures (paper: 10; 17-level digits need few); dropout 0.5 as in the paper
+  (digits has 1,500 training images and overfits fast; lower it for long Fashion-MNIST runs).
+
+Cached sampling (Ramachandran et al. 2017, :class:`_PixelCNNppCache`): ``u`` at resolution ``l``
+depends only on rows above, so each of its rows is computed once, when the first pixel of the
+matching full-resolution row is requested; ``ul`` at ``l`` is computed at one position when the
+full-resolution pixel ``(2^l p, 2^l q)`` is requested (its inputs then all exist). The network runs
+once per pixel; its channels only re-evaluate the mixture given the channels already sampled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from genzoo.distributions import logistic_mixture_channels, logistic_mixture_log_prob
+from genzoo.distributions import logistic_mixture_logits as mixture_logits
+from genzoo.errors import ConfigError
+from genzoo.models.autoregressive.base import AutoregressiveModel
+from genzoo.models.registry import register_model
+from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, pointwise
+
+#: zero padding (left, right, top, bottom) of every cached map: enough for ``2 x 3`` and ``2 x 2``
+PAD = (1, 1, 1, 0)
+
+
+def concat_elu(x: Tensor) -> Tensor:
+    """``elu([x, -x])`` along channels (doubles them); ``concat_elu(0) = 0`` keeps zero padding."""
+    return F.elu(torch.cat([x, -x], dim=1))
+
+
+class ShiftedConv(nn.Module):
+    """Weight-normalised convolution over rows up to the output's own (``kh - 1`` above).
+
+    ``right=False`` ("down-shifted"): columns centred on the output; ``right=True``
+    ("down-right-shifted"): the ``kw`` columns ending at the output. ``stride=2`` halves the size
+    (``ceil``); output ``(p, q)`` then ends at input ``(2p, 2q)``.
+    """
+
+    def __init__(
+        self, cin: int, cout: int, kernel: tuple[int, int], *, right: bool, stride: int = 1
+    ) -> None:
+        super().__init__()
+        kh, kw = kernel
+        left = kw - 1 if right else (kw - 1) // 2
+        self.padding = (left, kw - 1 - left, kh - 1, 0)
+        self.conv = weight_norm(nn.Conv2d(cin, cout, kernel, stride=stride))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.pad(x, self.padding))
+
+
+def nin(cin: int, cout: int) -> nn.Conv2d:
+    """Weight-normalised ``1 x 1`` convolution ("network in network")."""
+    return weight_norm(nn.Conv2d(cin, cout, 1))
+
+
+class InputUL(nn.Module):
+    """``ul`` at the input: ``down_shift(conv_1x3(x)) + right_shift(conv_2x1(x))``."""
+
+    def __init__(self, cin: int, filters: int) -> None:
+        super().__init__()
+        self.down = ShiftedConv(cin, filters, (1, 3), right=False)
+        self.right = ShiftedConv(cin, filters, (2, 1), right=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _shift(self.down(x), rows=1) + _shift(self.right(x), cols=1)
+
+
+class GatedResnet(nn.Module):
+    """Gated residual block; returns ``x + a * sigmoid(b)`` (callers must not add ``x`` again)."""
+
+    def __init__(
+        self, filters: int, aux: int, *, right: bool, dropout: float, num_classes: int | None
+    ) -> None:
+        super().__init__()
+        kernel = (2, 2) if right else (2, 3)
+        self.conv1 = ShiftedConv(2 * filters, filters, kernel, right=right)
+        self.nin = nin(2 * aux, filters) if aux else None
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = ShiftedConv(2 * filters, 2 * filters, kernel, right=right)
+        with torch.no_grad():
+            self.conv2.conv.parametrizations.weight.original0.mul_(0.1)
+        self.embed = None
+        if num_classes:  # the paper's class weights start at N(0, 0.05)
+            self.embed = nn.Embedding(num_classes, 2 * filters)
+            nn.init.normal_(self.embed.weight, std=0.05)
+
+    def forward(self, x: Tensor, aux: Tensor | None, y: Tensor | None) -> Tensor:
+        a = self.conv1(concat_elu(x))
+        if self.nin is not None and aux is not None:
+            a = a + self.nin(concat_elu(aux))
+        a = self.conv2(self.dropout(concat_elu(a)))
+        if self.embed is not None and y is not None:
+            a = a + self.embed(y)[:, :, None, None]
+        value, gate = a.chunk(2, dim=1)
+        return x + value * torch.sigmoid(gate)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One activation map of the network: ``ops[k]`` computes node ``k`` from ``inputs``."""
+
+    stream: str  # "u" (rows above) or "ul" (rows above and the current row to the left)
+    level: int  # resolution: the map is ``ceil(H / 2**level) x ceil(W / 2**level)``
+    kind: str  # "input", "block", "down" or "up"
+    inputs: tuple[int, ...]  # node indices: the main input, then auxiliary ones (blocks)
+
+
+@register_model("pixelcnn_pp")
+class PixelCNNpp(AutoregressiveModel):
+    """PixelCNN++ with ``filters`` features per stream and a logistic mixture output.
+
+    Args:
+        filters: features of both streams at every resolution.
+        blocks: gated residual blocks per resolution in the down pass (the up pass has one
+            more at all but the lowest resolution).
+        num_mixtures: logistic components of the per-pixel mixture.
+        resolutions: number of resolutions (each halves height and width).
+        dropout: dropout probability inside the residual blocks (training only).
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, int, int] | list[int],
+        levels: int,
+        num_classes: int | None = None,
+        filters: int = 32,
+        blocks: int = 1,
+        num_mixtures: int = 5,
+        resolutions: int = 3,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__(shape=shape, levels=levels, num_classes=num_classes)
+        counts = {"filters": filters, "blocks": blocks, "num_mixtures": num_mixtures}
+        for name, value in {**counts, "resolutions": resolutions}.items():
+            if int(value) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value}")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        colors, height, width = self.shape
+        self.sizes = [(-(-height // 2**lv), -(-width // 2**lv)) for lv in range(resolutions)]
+        nodes: list[Node] = []
+        ops = nn.ModuleList()
+
+        def add(stream: str, level: int, kind: str, inputs: tuple[int, ...] = ()) -> int:
+            right = stream == "ul"
+            if kind == "input":  # the image plus a channel of ones, which marks the border
+                op: nn.Module = (
+                    InputUL(colors + 1, filters)
+                    if right
+                    else ShiftedConv(colors + 1, filters, (2, 3), right=False)
+                )
+            elif kind == "block":
+                aux = filters * (len(inputs) - 1)
+                op = GatedResnet(
+                    filters, aux, right=right, dropout=dropout, num_classes=self.num_classes
+                )
+            elif kind == "down":
+                op = ShiftedConv(
+                    filters, filters, (2, 2) if right else (2, 3), right=right, stride=2
+                )
+            else:  # per output channel, as in the paper (a transposed weight is [in, out, ..])
+                op = weight_norm(nn.ConvTranspose2d(filters, filters, 2, stride=2), dim=1)
+            nodes.append(Node(stream, level, kind, inputs))
+            ops.append(op)
+            return len(nodes) - 1
+
+        u, ul = add("u", 0, "input"), add("ul", 0, "input")
+        u_skips, ul_skips = [u], [ul]
+        for level in range(resolutions):  # down pass, storing every activation
+            if level > 0:
+                u, ul = add("u", level, "down", (u,)), add("ul", level, "down", (ul,))
+                u_skips.append(u)
+                ul_skips.append(ul)
+            for _ in range(blocks):
+                u = add("u", level, "block", (u,))
+                ul = add("ul", level, "block", (ul, u))
+                u_skips.append(u)
+                ul_skips.append(ul)
+        u, ul = u_skips.pop(), ul_skips.pop()
+        for level in reversed(range(resolutions)):  # up pass, consuming them (U-Net)
+            if level < resolutions - 1:
+                u, ul = add("u", level, "up", (u,)), add("ul", level, "up", (ul,))
+            for _ in range(blocks + (level < resolutions - 1)):
+                u = add("u", level, "block", (u, u_skips.pop()))
+                ul = add("ul", level, "block", (ul, u, ul_skips.pop()))
+        self.nodes = tuple(nodes)
+        self.ops = ops
+        self.head = nin(filters, logistic_mixture_channels(num_mixtures, colors))
+
+    # ------------------------------------------------------------------ network
+    def mixture_params(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Mixture parameters ``[B, P, H, W]`` of every pixel given the earlier pixels.
+
+        Args:
+            x: float ``[B, C, H, W]`` scaled to ``[-1, 1]``; y: LongTensor ``[B]`` or ``None``.
+        """
+        x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+        out: list[Tensor] = []
+        for node, op in zip(self.nodes, self.ops):
+            first = out[node.inputs[0]] if node.inputs else x
+            if node.kind == "block":
+                aux = [out[k] for k in node.inputs[1:]]
+                out.append(op(first, torch.cat(aux, dim=1) if aux else None, y))
+            elif node.kind == "up":
+                height, width = self.sizes[node.level]
+                out.append(op(first)[:, :, :height, :width])
+            elif node.kind == "input" and node.stream == "u":
+                out.append(_shift(op(first), rows=1))
+            else:
+                out.append(op(first))
+        return self.head(F.elu(out[-1]))
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Normalised log-probabilities ``[B, levels, C, H, W]`` (see the base class).
+
+        The mixture needs the integer image: it is recovered from the scaled ``x`` by rounding.
+        """
+        x_int = torch.round((x.detach() + 1.0) * ((self.levels - 1) / 2.0)).long()
+        x_int = x_int.clamp_(0, self.levels - 1)
+        return mixture_logits(self.mixture_params(x, y), x_int, self.levels)
+
+    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+        """Like the base class, from the mixture directly (no ``levels``-way table)."""
+        self.check_input(x, y)
+        x = x.to(self.device).long()
+        params = self.mixture_params(self.scale(x), y)
+        per_d = logistic_mixture_log_prob(params, x, self.levels)
+        return per_d if per_dim else per_d.flatten(1).sum(1)
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> _PixelCNNppCache:
+        return _PixelCNNppCache(self, n, y)
+
+
+def _shift(x: Tensor, rows: int = 0, cols: int = 0) -> Tensor:
+    """Shift ``[B, C, H, W]`` down by ``rows`` and right by ``cols``, filling with zeros."""
+    height, width = x.shape[-2:]
+    return F.pad(x, (cols, 0, rows, 0))[:, :, :height, :width]
+
+
+def _weights(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
+    """The (weight-normalised) weight and bias of a convolution, computed once."""
+    if isinstance(conv, ShiftedConv):
+        conv = conv.conv
+    return conv.weight.detach(), conv.bias
+
+
+class _PixelCNNppCache:
+    """Per-node buffers of every activation (raw and ``concat_elu``'d) and block intermediate.
+
+    Every buffer is padded by :data:`PAD`; a convolution's output at ``(p, q)`` is then
+    :func:`conv_at` at ``(p, q)`` (stride 2: at ``(2p, 2q)``), with offsets for the input layers
+    that are shifted.
+    """
+
+    def __init__(self, model: PixelCNNpp, n: int, y: Tensor | None) -> None:
+        self.model, self.n = model, n
+        colors, height, width = model.shape
+        like = model.head.weight
+        self.x = PaddedBuffer(like, n, colors + 1, height, width, PAD)
+        self.x.data[:, colors, 1:, 1:-1] = 1.0  # the channel of ones, known in advance
+        self.raw: list[PaddedBuffer] = []
+        self.act: list[PaddedBuffer | None] = []  # concat_elu of the raw map, if convolved
+        self.mid: list[PaddedBuffer | None] = []  # concat_elu(conv1 + nin) inside blocks
+        self.weights: list[dict[str, tuple[Tensor, Tensor | None]]] = []
+        self.bias: list[Tensor | None] = []
+        filters = model.head.in_channels
+        convolved = {node.inputs[0] for node in model.nodes if node.kind == "block"}
+        for k, (node, op) in enumerate(zip(model.nodes, model.ops)):
+            size = model.sizes[node.level]
+            self.raw.append(PaddedBuffer(like, n, filters, *size, PAD))
+            wide = 2 * filters  # concat_elu doubles the features
+            self.act.append(PaddedBuffer(like, n, wide, *size, PAD) if k in convolved else None)
+            block = node.kind == "block"
+            self.mid.append(PaddedBuffer(like, n, wide, *size, PAD) if block else None)
+            if block:
+                parts = {"conv1": op.conv1, "conv2": op.conv2}
+                if op.nin is not None:
+                    parts["nin"] = op.nin
+            elif isinstance(op, InputUL):
+                parts = {"down": op.down, "right": op.right}
+            else:
+                parts = {"conv": op}
+            self.weights.append({name: _weights(m) for name, m in parts.items()})
+            embed = getattr(op, "embed", None)
+            self.bias.append(None if embed is None or y is None else embed(y)[:, :, None])
+        self.head = _weights(model.head)
+        self.params: Tensor | None = None
+
+    # ------------------------------------------------------------------ the protocol
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        model = self.model
+        if c == 0:  # the network runs once per pixel; the previous pixel is now complete
+            if j > 0 or i > 0:
+                pi, pj = (i, j - 1) if j > 0 else (i - 1, model.shape[2] - 1)
+                self.x.data[:, :-1, pi + 1, pj + 1] = model.scale(x[:, :, pi, pj])
+            if j == 0:
+                self._rows(i)
+            self._pixel(i, j)
+        pixel = x[:, :, i : i + 1, j : j + 1]
+        return mixture_logits(self.params, pixel, model.levels)[:, :, c, 0, 0]
+
+    # ------------------------------------------------------------------ schedule
+    def _rows(self, i: int) -> None:
+        """Every ``u`` row that image row ``i`` makes computable (rows above are final)."""
+        for k, node in enumerate(self.model.nodes):
+            if node.stream == "u" and i % 2**node.level == 0:
+                self._compute(k, i >> node.level, None)
+
+    def _pixel(self, i: int, j: int) -> None:
+        """Every ``ul`` position that pixel ``(i, j)`` makes computable, then the head."""
+        for k, node in enumerate(self.model.nodes):
+            lv = node.level
+            if node.stream == "ul" and i % 2**lv == 0 and j % 2**lv == 0:
+                self._compute(k, i >> lv, j >> lv)
+        h = pointwise(F.elu(self.raw[-1].read(i, j)), *self.head)
+        self.params = h[:, :, None, None]
+
+    # ------------------------------------------------------------------ one node, one region
+    def _compute(self, k: int, p: int, q: int | None) -> None:
+        """Node ``k`` at row ``p`` (``q is None``) or position ``(p, q)`` of its resolution."""
+        node, w = self.model.nodes[k], self.weights[k]
+        if node.kind == "input":
+            value = self._input(node, w, p, q)
+        elif node.kind == "down":
+            value = _conv(self.raw[node.inputs[0]], w["conv"], 2 * p, q if q is None else 2 * q)
+            if q is None:
+                value = value[..., ::2]  # the stride-1 row, every other column
+        elif node.kind == "up":
+            weight, bias = w["conv"]
+            low = self.raw[node.inputs[0]]
+            if q is None:
+                row = low.data[:, :, p // 2 + 1, 1:-1, None].transpose(2, 3)
+                value = F.conv_transpose2d(row, weight[:, :, p % 2 : p % 2 + 1], bias, stride=2)
+                value = value[:, :, 0, : self.model.sizes[node.level][1]]
+            else:
+                value = F.linear(low.read(p // 2, q // 2), weight[:, :, p % 2, q % 2].T, bias)
+        else:
+            value = self._block(k, node, w, p, q)
+        self._store(k, p, q, value)
+
+    def _input(self, node: Node, w: dict, p: int, q: int | None) -> Tensor:
+        if node.stream == "u":  # down_shift(conv_2x3(x)): row p is conv row p - 1
+            if p == 0:
+                return self.x.data.new_zeros(self.n, w["conv"][0].shape[0], self.x.width)
+            return conv_row(self.x, *w["conv"], p - 1)
+        value = self.x.data.new_zeros(self.n, w["down"][0].shape[0])
+        if p > 0:  # down_shift(conv_1x3(x)) at (p, q) = conv_1x3 at (p - 1, q): rows offset by 1
+            value = value + conv_at(self.x, *w["down"], p, q)
+        if q > 0:  # right_shift(conv_2x1(x)) at (p, q) = conv_2x1 at (p, q - 1): cols offset 1
+            value = value + conv_at(self.x, *w["right"], p, q)
+        return value
+
+    def _block(self, k: int, node: Node, w: dict, p: int, q: int | None) -> Tensor:
+        a = _conv(self.act[node.inputs[0]], w["conv1"], p, q)
+        if "nin" in w:
+            aux = torch.cat([_read(self.raw[m], p, q) for m in node.inputs[1:]], dim=1)
+            a = a + pointwise(concat_elu(aux), *w["nin"])
+        mid = self.mid[k]
+        _write(mid, p, q, concat_elu(a))
+        a = _conv(mid, w["conv2"], p, q)
+        if self.bias[k] is not None:
+            a = a + (self.bias[k] if q is None else self.bias[k][:, :, 0])
+        value, gate = a.chunk(2, dim=1)
+        return _read(self.raw[node.inputs[0]], p, q) + value * torch.sigmoid(gate)
+
+    def _store(self, k: int, p: int, q: int | None, value: Tensor) -> None:
+        _write(self.raw[k], p, q, value)
+        if self.act[k] is not None:
+            _write(self.act[k], p, q, concat_elu(value))
+
+
+def _conv(buffer: PaddedBuffer, weights: tuple[Tensor, Tensor | None], p: int, q: int | None):
+    """Stride-1 convolution padded like :data:`PAD` at row ``p`` or position ``(p, q)``."""
+    return conv_row(buffer, *weights, p) if q is None else conv_at(buffer, *weights, p, q)
+
+
+def _read(buffer: PaddedBuffer, p: int, q: int | None) -> Tensor:
+    """Row ``p`` ``[n, C, W]`` or position ``(p, q)`` ``[n, C]`` of a buffer."""
+    return buffer.data[:, :, p + buffer.top, buffer.left : -1] if q is None else buffer.read(p, q)
+
+
+def _write(buffer: PaddedBuffer, p: int, q: int | None, value: Tensor) -> None:
+    if q is None:
+        buffer.write_row(p, value)
+    else:
+        buffer.write(p, q, value)
