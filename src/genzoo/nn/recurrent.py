@@ -78,6 +78,24 @@ def unskew(x: Tensor, width: int) -> Tensor:
     return flat.view(b, c, h, width + h)[:, :, :, :width]
 
 
+def masked_input_to_state(channels: int, hidden: int, colors: int, taps: int) -> ShiftedConv2d:
+    """Input-to-state convolution over the ``taps`` pixels of the row ending at the current one.
+
+    Maps ``[B, channels, H, W]`` to the ``4 * hidden`` gate pre-activations; the current pixel's
+    tap is masked by colour group (mask B), feature ``k`` of every gate being in group
+    ``k % colors`` (``out_period = hidden``).
+    """
+    return ShiftedConv2d(
+        channels,
+        4 * hidden,
+        (1, taps),
+        direction="right",
+        colors=colors,
+        mask_type="B",
+        out_period=hidden,
+    )
+
+
 class RowLSTM(nn.Module):
     """Row LSTM residual layer: rows are processed top to bottom, each row at once.
 
@@ -94,15 +112,7 @@ class RowLSTM(nn.Module):
     def __init__(self, channels: int, hidden: int, colors: int) -> None:
         super().__init__()
         self.hidden = hidden
-        self.input_to_state = ShiftedConv2d(
-            channels,
-            4 * hidden,
-            (1, 2),
-            direction="right",
-            colors=colors,
-            mask_type="B",
-            out_period=hidden,
-        )
+        self.input_to_state = masked_input_to_state(channels, hidden, colors, taps=2)
         # no bias: the input-to-state bias already provides one
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 3, padding=1, bias=False)
         self.up = MaskedConv1x1(hidden, channels, colors=colors)
@@ -178,15 +188,7 @@ class DiagonalBiLSTM(nn.Module):
     def __init__(self, channels: int, hidden: int, colors: int) -> None:
         super().__init__()
         self.hidden = hidden
-        self.input_to_state = ShiftedConv2d(
-            channels,
-            4 * hidden,
-            (1, 1),
-            direction="right",
-            colors=colors,
-            mask_type="B",
-            out_period=hidden,
-        )
+        self.input_to_state = masked_input_to_state(channels, hidden, colors, taps=1)
         self.input_to_state_back = nn.Conv2d(channels, 4 * hidden, 1)
         # taps: [pixel above, previous pixel of the row (left, or right when mirrored)]
         self.state_to_state = nn.Conv1d(hidden, 4 * hidden, 2, bias=False)
