@@ -1,0 +1,153 @@
+"""Every autoregressive model on the same data, the same CPU budget and the same test metric.
+
+Each model trains from the command line (``genzoo train``) for a fixed wall-clock budget of
+training time on one CPU thread (``OMP_NUM_THREADS=1``), ``--jobs`` runs side by side (one per
+core, nothing else running), then is evaluated on the whole test set (exact bits/dim, fp32). The
+flags are in ``RECIPES`` below, shared by all models except where a model's note says why.
+
+    python benchmarks/autoregressive.py --data digits --minutes 5
+    python benchmarks/autoregressive.py --data fashion-mnist --minutes 10
+    python benchmarks/autoregressive.py --data digits --collect   # table from existing runs
+
+Runs land in ``runs/bench-DATA/MODEL``, the table in
+``benchmarks/results/autoregressive-DATA.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+GENZOO = str(Path(sys.executable).parent / "genzoo")
+
+MODELS = [
+    "pixel_independent",
+    "pixelcnn",
+    "gated_pixelcnn",
+    "pixelcnn_pp",
+    "pixelsnail",
+    "pixelrnn_row",
+    "pixelrnn_diag",
+]
+
+#: per dataset: flags for every model, then per-model overrides (each with its reason)
+RECIPES: dict[str, dict[str, list[str]]] = {
+    "digits": {
+        # 1,500 training images: EMA and dropout matter; lr 3e-3 with warm-up trains fastest
+        "*": ["--lr", "3e-3", "--ema-decay", "0.995", "--eval-every", "500", "--seed", "0"],
+        "pixel_independent": ["--lr", "3e-2"],  # 64 x 17 logits: a large step is fine
+        "pixelcnn": ["--lr", "1e-3"],  # no dropout: at 3e-3 it over-fits (2.28 bits/dim)
+        "gated_pixelcnn": ["--dropout", "0.5"],
+    },
+    "fashion-mnist": {
+        # under one epoch in the budget: nothing over-fits, so dropout is off for every model
+        "*": ["--lr", "1e-3", "--eval-every", "0", "--checkpoint-every", "1000", "--seed", "0"],
+        "pixel_independent": ["--lr", "3e-2"],
+        "pixelcnn_pp": ["--dropout", "0"],
+        "pixelsnail": ["--dropout", "0"],
+    },
+}
+
+
+def command(data: str, model: str, minutes: float, out: Path) -> list[str]:
+    recipe = RECIPES[data]
+    flags = [*recipe["*"], *recipe.get(model, [])]
+    return [GENZOO, "train", model, "--data", data, "--minutes", str(minutes), *flags,
+            "--num-samples", "16", "--out", str(out)]  # fmt: skip
+
+
+def summarize(run_dir: Path) -> dict:
+    """One table row from a finished run directory."""
+    import genzoo
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    cfg = json.loads((run_dir / "train_config.json").read_text())
+    with (run_dir / "metrics.csv").open() as fh:
+        last = list(csv.DictReader(fh))[-1]
+    steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
+    model = genzoo.load_model(run_dir)
+    test = metrics["test"]
+    return {
+        "model": metrics["model"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": steps,
+        "train_images_per_s": round(steps * batch / float(last["train_seconds"]), 1),
+        "precision": cfg["precision"],
+        "test_nll_nats": round(test["nll_nats"], 3),
+        "test_bits_per_dim": round(test["bits_per_dim"], 4),
+        "test_bits_per_dim_stderr": round(test["bits_per_dim_stderr"], 4),
+        "num_test_images": test["num_images"],
+        "command": (run_dir / "command.txt").read_text().strip()
+        if (run_dir / "command.txt").exists()
+        else "",
+    }
+
+
+def table(data: str) -> str:
+    path = RESULTS / f"autoregressive-{data}.json"
+    rows = json.loads(path.read_text())["results"]
+    lines = [
+        "| model | parameters | steps | train img/s | test bits/dim ± s.e. | NLL nats/image |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: r["test_bits_per_dim"], reverse=True):
+        lines.append(
+            f"| {r['model']} | {r['parameters']:,} | {r['steps']} | {r['train_images_per_s']} | "
+            f"**{r['test_bits_per_dim']:.4f}** ± {r['test_bits_per_dim_stderr']:.4f} | "
+            f"{r['test_nll_nats']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", choices=sorted(RECIPES), required=True)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one per core)")
+    parser.add_argument("--collect", action="store_true", help="only rebuild the table")
+    args = parser.parse_args()
+    root = ROOT / "runs" / f"bench-{args.data}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.collect:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        queue, running = list(args.models), []
+        while queue or running:
+            while queue and len(running) < args.jobs:
+                model = queue.pop(0)
+                out = root / model
+                if out.exists():
+                    raise SystemExit(f"{out} exists; move it away to re-run {model}")
+                cmd = command(args.data, model, args.minutes, out)
+                log = RESULTS / f"{args.data}-{model}.log"
+                print("$ OMP_NUM_THREADS=1", " ".join(cmd[1:]), flush=True)
+                proc = subprocess.Popen(
+                    cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+                )
+                running.append((model, out, cmd, proc))
+            time.sleep(2)
+            for item in list(running):
+                model, out, cmd, proc = item
+                if proc.poll() is None:
+                    continue
+                running.remove(item)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{model} failed; see {RESULTS}/{args.data}-{model}.log")
+                shown = ["genzoo", *cmd[1:]]
+                (out / "command.txt").write_text("OMP_NUM_THREADS=1 " + " ".join(shown) + "\n")
+    rows = [summarize(root / m) for m in args.models if (root / m / "metrics.json").exists()]
+    payload = {"data": args.data, "minutes": args.minutes, "results": rows}
+    (RESULTS / f"autoregressive-{args.data}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    print(table(args.data))
+
+
+if __name__ == "__main__":
+    main()
