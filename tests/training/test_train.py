@@ -17,6 +17,7 @@ import genzoo
 from genzoo.data import Dataset
 from genzoo.errors import ConfigError, TrainingError
 from genzoo.training import TrainConfig, train
+from genzoo.training.config import resolve_precision
 
 from .helpers import (
     TINY_GATED,
@@ -314,7 +315,8 @@ def test_outputs_and_the_model_left_in_place(small: Dataset, tmp_path: Path) -> 
     assert info["train_config"] == quick(steps=4).to_dict()
     assert info["dataset"]["name"] == "digits" and info["dataset"]["levels"] == 17
     assert info["dataset"]["shape"] == [1, 8, 8]
-    assert info["precision"] == "32" and info["accelerator"] == "cpu"
+    # "auto": bf16-mixed where the CPU has native bf16 (AVX-512 BF16 / AMX), fp32 elsewhere
+    assert info["precision"] == resolve_precision("auto", "cpu") and info["accelerator"] == "cpu"
     # the model: EMA weights, CPU, contiguous, eval mode; equal to the saved model
     state = load_ckpt(tmp_path)
     assert_identical(weights(model.state_dict()), weights(state["ema"]["weights"]))

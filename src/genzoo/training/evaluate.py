@@ -52,14 +52,16 @@ def evaluate(
     """Image-weighted mean of every scalar ``model.loss`` metric over all ranks' ``x``.
 
     Args:
-        fabric: the run's Fabric (device, autocast, collectives).
+        fabric: the run's Fabric (device, collectives).
         model: the (EMA) model; evaluated in eval mode, its mode restored afterwards.
         x: LongTensor ``[N, C, H, W]``, this rank's held-out images (``N >= 1``).
         y: LongTensor ``[N]`` labels for a conditional model, else ``None``.
         memory_format: layout of the batches (the model's layout).
 
-    Runs under a forked RNG with a fixed seed, so a stochastic loss (e.g. a VAE's) uses the
-    same noise at every evaluation and the training stream is never disturbed.
+    Runs without autocast: under ``bf16-mixed`` training the logged numbers are still the full
+    precision ones, comparable with the final evaluation. Runs under a forked RNG with a fixed
+    seed, so a stochastic loss (e.g. a VAE's) uses the same noise at every evaluation and the
+    training stream is never disturbed.
     """
     was_training = model.training
     model.eval()
@@ -73,8 +75,7 @@ def evaluate(
                 xb = fabric.to_device(x[start : start + EVAL_BATCH])
                 xb = xb.contiguous(memory_format=memory_format)
                 yb = None if y is None else fabric.to_device(y[start : start + EVAL_BATCH])
-                with fabric.autocast():
-                    outputs = model.loss(xb, yb)
+                outputs = model.loss(xb, yb)  # full precision, like the final evaluation
                 keys = keys or scalar_keys(outputs)
                 values = torch.stack([scalar(outputs, k, xb.device) for k in keys])
                 values = values.double() * xb.shape[0]
