@@ -22,7 +22,12 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from genzoo.distributions import categorical_log_prob, inverse_cdf_sample
+from genzoo.distributions import (
+    categorical_log_prob,
+    inverse_cdf_sample,
+    logistic_mixture_log_prob,
+    logistic_mixture_logits,
+)
 from genzoo.errors import ConfigError, ModelError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 
@@ -189,3 +194,33 @@ class AutoregressiveModel(GenerativeModel):
                 raise ModelError(f"known has {known.shape[0]} images but n={n}")
             x = torch.where(full_mask, known.to(device).long(), x)
         return x, full_mask, y
+
+
+class LogisticMixtureModel(AutoregressiveModel):
+    """A network over earlier *pixels* with a discretized logistic mixture per pixel (PixelCNN++).
+
+    Subclasses define :meth:`mixture_params`, whose output at pixel ``p`` may depend only on
+    pixels strictly before ``p``; the colours of ``p`` are ordered by the mixture itself (its
+    linear R -> G -> B mean dependence), see :mod:`genzoo.distributions.logistic`.
+    """
+
+    def mixture_params(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Mixture parameters ``[B, P, H, W]`` from the scaled image ``x [B, C, H, W]``."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Normalised log-probabilities ``[B, levels, C, H, W]`` of every sub-pixel's levels.
+
+        The mixture conditions each colour on the earlier colours' integer values, recovered
+        from the scaled ``x`` by rounding.
+        """
+        x_int = torch.round((x.detach() + 1.0) * ((self.levels - 1) / 2.0)).long()
+        x_int = x_int.clamp_(0, self.levels - 1)
+        return logistic_mixture_logits(self.mixture_params(x, y), x_int, self.levels)
+
+    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+        """As the base class, from the mixture directly (no ``levels``-way table)."""
+        self.check_input(x, y)
+        x = x.to(self.device).long()
+        per_d = logistic_mixture_log_prob(self.mixture_params(self.scale(x), y), x, self.levels)
+        return per_d if per_dim else per_d.flatten(1).sum(1)

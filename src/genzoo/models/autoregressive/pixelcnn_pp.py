@@ -47,94 +47,30 @@ once per pixel; its channels only re-evaluate the mixture given the channels alr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from genzoo.distributions import logistic_mixture_channels, logistic_mixture_log_prob
+from genzoo.distributions import logistic_mixture_channels
 from genzoo.distributions import logistic_mixture_logits as mixture_logits
 from genzoo.errors import ConfigError
-from genzoo.models.autoregressive.base import AutoregressiveModel
+from genzoo.models.autoregressive.base import LogisticMixtureModel
 from genzoo.models.registry import register_model
+from genzoo.nn.gated_resnet import (
+    GatedResidual,
+    InputUL,
+    ShiftedConv,
+    concat_elu,
+    nin,
+    shift,
+)
 from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, pointwise
 
 #: zero padding (left, right, top, bottom) of every cached map: enough for ``2 x 3`` and ``2 x 2``
 PAD = (1, 1, 1, 0)
-
-
-def concat_elu(x: Tensor) -> Tensor:
-    """``elu([x, -x])`` along channels (doubles them); ``concat_elu(0) = 0`` keeps zero padding."""
-    return F.elu(torch.cat([x, -x], dim=1))
-
-
-class ShiftedConv(nn.Module):
-    """Weight-normalised convolution over rows up to the output's own (``kh - 1`` above).
-
-    ``right=False`` ("down-shifted"): columns centred on the output; ``right=True``
-    ("down-right-shifted"): the ``kw`` columns ending at the output. ``stride=2`` halves the size
-    (``ceil``); output ``(p, q)`` then ends at input ``(2p, 2q)``.
-    """
-
-    def __init__(
-        self, cin: int, cout: int, kernel: tuple[int, int], *, right: bool, stride: int = 1
-    ) -> None:
-        super().__init__()
-        kh, kw = kernel
-        left = kw - 1 if right else (kw - 1) // 2
-        self.padding = (left, kw - 1 - left, kh - 1, 0)
-        self.conv = weight_norm(nn.Conv2d(cin, cout, kernel, stride=stride))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.pad(x, self.padding))
-
-
-def nin(cin: int, cout: int) -> nn.Conv2d:
-    """Weight-normalised ``1 x 1`` convolution ("network in network")."""
-    return weight_norm(nn.Conv2d(cin, cout, 1))
-
-
-class InputUL(nn.Module):
-    """``ul`` at the input: ``down_shift(conv_1x3(x)) + right_shift(conv_2x1(x))``."""
-
-    def __init__(self, cin: int, filters: int) -> None:
-        super().__init__()
-        self.down = ShiftedConv(cin, filters, (1, 3), right=False)
-        self.right = ShiftedConv(cin, filters, (2, 1), right=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return _shift(self.down(x), rows=1) + _shift(self.right(x), cols=1)
-
-
-class GatedResnet(nn.Module):
-    """Gated residual block; returns ``x + a * sigmoid(b)`` (callers must not add ``x`` again)."""
-
-    def __init__(
-        self, filters: int, aux: int, *, right: bool, dropout: float, num_classes: int | None
-    ) -> None:
-        super().__init__()
-        kernel = (2, 2) if right else (2, 3)
-        self.conv1 = ShiftedConv(2 * filters, filters, kernel, right=right)
-        self.nin = nin(2 * aux, filters) if aux else None
-        self.dropout = nn.Dropout(dropout)
-        self.conv2 = ShiftedConv(2 * filters, 2 * filters, kernel, right=right)
-        with torch.no_grad():
-            self.conv2.conv.parametrizations.weight.original0.mul_(0.1)
-        self.embed = None
-        if num_classes:  # the paper's class weights start at N(0, 0.05)
-            self.embed = nn.Embedding(num_classes, 2 * filters)
-            nn.init.normal_(self.embed.weight, std=0.05)
-
-    def forward(self, x: Tensor, aux: Tensor | None, y: Tensor | None) -> Tensor:
-        a = self.conv1(concat_elu(x))
-        if self.nin is not None and aux is not None:
-            a = a + self.nin(concat_elu(aux))
-        a = self.conv2(self.dropout(concat_elu(a)))
-        if self.embed is not None and y is not None:
-            a = a + self.embed(y)[:, :, None, None]
-        value, gate = a.chunk(2, dim=1)
-        return x + value * torch.sigmoid(gate)
 
 
 @dataclass(frozen=True)
@@ -148,7 +84,7 @@ class Node:
 
 
 @register_model("pixelcnn_pp")
-class PixelCNNpp(AutoregressiveModel):
+class PixelCNNpp(LogisticMixtureModel):
     """PixelCNN++ with ``filters`` features per stream and a logistic mixture output.
 
     Args:
@@ -194,8 +130,14 @@ class PixelCNNpp(AutoregressiveModel):
                 )
             elif kind == "block":
                 aux = filters * (len(inputs) - 1)
-                op = GatedResnet(
-                    filters, aux, right=right, dropout=dropout, num_classes=self.num_classes
+                kernel = (2, 2) if right else (2, 3)
+                op = GatedResidual(
+                    filters,
+                    partial(ShiftedConv, kernel=kernel, right=right),
+                    aux_channels=aux,
+                    num_classes=self.num_classes,
+                    dropout=dropout,
+                    init_scale=0.1,  # the paper's init_scale: the stack starts near identity
                 )
             elif kind == "down":
                 op = ShiftedConv(
@@ -248,36 +190,13 @@ class PixelCNNpp(AutoregressiveModel):
                 height, width = self.sizes[node.level]
                 out.append(op(first)[:, :, :height, :width])
             elif node.kind == "input" and node.stream == "u":
-                out.append(_shift(op(first), rows=1))
+                out.append(shift(op(first), rows=1))
             else:
                 out.append(op(first))
         return self.head(F.elu(out[-1]))
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Normalised log-probabilities ``[B, levels, C, H, W]`` (see the base class).
-
-        The mixture needs the integer image: it is recovered from the scaled ``x`` by rounding.
-        """
-        x_int = torch.round((x.detach() + 1.0) * ((self.levels - 1) / 2.0)).long()
-        x_int = x_int.clamp_(0, self.levels - 1)
-        return mixture_logits(self.mixture_params(x, y), x_int, self.levels)
-
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
-        """Like the base class, from the mixture directly (no ``levels``-way table)."""
-        self.check_input(x, y)
-        x = x.to(self.device).long()
-        params = self.mixture_params(self.scale(x), y)
-        per_d = logistic_mixture_log_prob(params, x, self.levels)
-        return per_d if per_dim else per_d.flatten(1).sum(1)
-
     def incremental_sampler(self, n: int, y: Tensor | None) -> _PixelCNNppCache:
         return _PixelCNNppCache(self, n, y)
-
-
-def _shift(x: Tensor, rows: int = 0, cols: int = 0) -> Tensor:
-    """Shift ``[B, C, H, W]`` down by ``rows`` and right by ``cols``, filling with zeros."""
-    height, width = x.shape[-2:]
-    return F.pad(x, (cols, 0, rows, 0))[:, :, :height, :width]
 
 
 def _weights(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
@@ -316,9 +235,9 @@ class _PixelCNNppCache:
             block = node.kind == "block"
             self.mid.append(PaddedBuffer(like, n, wide, *size, PAD) if block else None)
             if block:
-                parts = {"conv1": op.conv1, "conv2": op.conv2}
-                if op.nin is not None:
-                    parts["nin"] = op.nin
+                parts = {"conv1": op.conv_in, "conv2": op.conv_out}
+                if op.aux is not None:
+                    parts["nin"] = op.aux
             elif isinstance(op, InputUL):
                 parts = {"down": op.down, "right": op.right}
             else:
@@ -382,14 +301,14 @@ class _PixelCNNppCache:
         self._store(k, p, q, value)
 
     def _input(self, node: Node, w: dict, p: int, q: int | None) -> Tensor:
-        if node.stream == "u":  # down_shift(conv_2x3(x)): row p is conv row p - 1
+        if node.stream == "u":  # downshift(conv_2x3(x)): row p is conv row p - 1
             if p == 0:
                 return self.x.data.new_zeros(self.n, w["conv"][0].shape[0], self.x.width)
             return conv_row(self.x, *w["conv"], p - 1)
         value = self.x.data.new_zeros(self.n, w["down"][0].shape[0])
-        if p > 0:  # down_shift(conv_1x3(x)) at (p, q) = conv_1x3 at (p - 1, q): rows offset by 1
+        if p > 0:  # downshift(conv_1x3(x)) at (p, q) = conv_1x3 at (p - 1, q): rows offset by 1
             value = value + conv_at(self.x, *w["down"], p, q)
-        if q > 0:  # right_shift(conv_2x1(x)) at (p, q) = conv_2x1 at (p, q - 1): cols offset 1
+        if q > 0:  # rightshift(conv_2x1(x)) at (p, q) = conv_2x1 at (p, q - 1): cols offset 1
             value = value + conv_at(self.x, *w["right"], p, q)
         return value
 

@@ -17,9 +17,9 @@ Deviations from the paper:
 
 * multi-head attention (``num_heads``; the paper uses one head, ``num_heads=1``);
 * ``levels`` is any ``K >= 2`` (bin width ``2 / (K - 1)``; the paper uses 256);
-* PixelCNN++'s ``2 x 2`` down-right-shifted convolution of the ``ul`` stream is a ``1 x 2``
-  right-shifted one: the rows above reach ``ul`` through the ``u`` stream, fed into every ``ul``
-  block (:class:`genzoo.nn.ShiftedConv2d` covers down and right shifts only);
+* the convolutions, input layers and gated residual blocks are PixelCNN++'s, shared with
+  ``pixelcnn_pp`` (:mod:`genzoo.nn.gated_resnet`: weight-normalised, second convolution of each
+  block initialised at 0.1 scale), one resolution only;
 * much smaller defaults (the paper: 256 filters, 12 blocks of 4 residual blocks, key size 16, 10
   mixture components, 8 GPUs) sized for a 2-core CPU on 8 x 8 digits and 28 x 28 Fashion-MNIST;
 * no exponential moving average or Polyak averaging in the model (``genzoo train --ema-decay``).
@@ -27,82 +27,22 @@ Deviations from the paper:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.distributions import (
-    logistic_mixture_channels,
-    logistic_mixture_log_prob,
-    logistic_mixture_logits,
-)
+from genzoo.distributions import logistic_mixture_channels
 from genzoo.errors import ConfigError
-from genzoo.models.autoregressive.base import AutoregressiveModel
+from genzoo.models.autoregressive.base import LogisticMixtureModel
 from genzoo.models.registry import register_model
-from genzoo.nn import ShiftedConv2d, shift_down
 from genzoo.nn.attention import CausalSelfAttention
+from genzoo.nn.gated_resnet import GatedResidual, InputUL, ShiftedConv, nin, shift
 
-ConvFactory = Callable[[int, int], nn.Module]
-
-
-def concat_elu(x: Tensor) -> Tensor:
-    """``elu([x, -x])`` along channels: ``[B, C, H, W] -> [B, 2C, H, W]`` (PixelCNN++)."""
-    return F.elu(torch.cat([x, -x], dim=1))
-
-
-def shift_right(x: Tensor) -> Tensor:
-    """Shift a feature map ``[B, C, H, W]`` right by one column, filling with zeros."""
-    return F.pad(x, (1, 0))[..., : x.shape[-1]]
-
-
-def down_conv(i: int, o: int) -> nn.Module:
-    """``2 x 3`` convolution over the current row and the one above (the ``u`` stream)."""
-    return ShiftedConv2d(i, o, (2, 3), direction="down")
-
-
-def right_conv(i: int, o: int) -> nn.Module:
-    """``1 x 2`` convolution over the current pixel and the one to its left (the ``ul`` stream)."""
-    return ShiftedConv2d(i, o, (1, 2), direction="right")
-
-
-def pointwise_conv(i: int, o: int) -> nn.Module:
-    return nn.Conv2d(i, o, 1)
-
-
-class GatedResidual(nn.Module):
-    """PixelCNN++'s gated residual block; returns ``x + a * sigmoid(b)`` (callers add nothing).
-
-    ``[a, b] = conv(dropout(celu(conv(celu(x)) + 1x1(celu(aux))))) + embed(y)`` with
-    ``celu = concat_elu``; ``conv`` keeps the stream's causality (shifted or ``1 x 1``).
-    """
-
-    def __init__(
-        self,
-        channels: int,
-        conv: ConvFactory,
-        *,
-        aux_channels: int = 0,
-        num_classes: int | None = None,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.conv_in = conv(2 * channels, channels)
-        self.aux = nn.Conv2d(2 * aux_channels, channels, 1) if aux_channels else None
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.conv_out = conv(2 * channels, 2 * channels)
-        self.embed = None if num_classes is None else nn.Embedding(num_classes, 2 * channels)
-
-    def forward(self, x: Tensor, aux: Tensor | None = None, y: Tensor | None = None) -> Tensor:
-        h = self.conv_in(concat_elu(x))
-        if self.aux is not None and aux is not None:
-            h = h + self.aux(concat_elu(aux))
-        h = self.conv_out(self.dropout(concat_elu(h)))
-        if self.embed is not None and y is not None:
-            h = h + self.embed(y)[:, :, None, None]
-        a, b = h.chunk(2, dim=1)
-        return x + a * torch.sigmoid(b)
+#: the two streams' convolutions, PixelCNN++'s: ``u`` down-shifted 2x3, ``ul`` down-right 2x2
+down_conv = partial(ShiftedConv, kernel=(2, 3), right=False)
+down_right_conv = partial(ShiftedConv, kernel=(2, 2), right=True)
 
 
 class AttentionBlock(nn.Module):
@@ -121,10 +61,10 @@ class AttentionBlock(nn.Module):
         super().__init__()
         kv_in, q_in = colors + channels + 2, channels + 2
         kw = {"num_classes": num_classes, "dropout": dropout}
-        self.context = GatedResidual(kv_in, pointwise_conv, **kw)
-        self.query = GatedResidual(q_in, pointwise_conv, **kw)
+        self.context = GatedResidual(kv_in, nin, **kw)
+        self.query = GatedResidual(q_in, nin, **kw)
         self.attention = CausalSelfAttention(q_in, kv_in, key_channels, channels, heads)
-        self.mix = GatedResidual(channels, pointwise_conv, aux_channels=channels, **kw)
+        self.mix = GatedResidual(channels, nin, aux_channels=channels, **kw)
 
     def forward(self, ul: Tensor, x: Tensor, background: Tensor, y: Tensor | None) -> Tensor:
         context = self.context(torch.cat([x, ul, background], dim=1), y=y)
@@ -133,7 +73,7 @@ class AttentionBlock(nn.Module):
 
 
 @register_model("pixelsnail")
-class PixelSNAIL(AutoregressiveModel):
+class PixelSNAIL(LogisticMixtureModel):
     """PixelSNAIL: ``num_blocks`` x (``num_resnets`` causal gated residual blocks + attention).
 
     Defaults: 32 features, 2 blocks of 2 residual blocks, 4 heads of 8 key and 8 value features,
@@ -189,14 +129,13 @@ class PixelSNAIL(AutoregressiveModel):
         self.num_mixtures = num_mixtures
         kw = {"num_classes": self.num_classes, "dropout": dropout}
         # colour channels + a channel of ones that tells the image from the zero padding
-        self.u_input = ShiftedConv2d(colors + 1, channels, (2, 3), direction="down")
-        self.ul_input_up = ShiftedConv2d(colors + 1, channels, (1, 3), direction="down")
-        self.ul_input_left = ShiftedConv2d(colors + 1, channels, (2, 1), direction="down")
+        self.u_input = ShiftedConv(colors + 1, channels, (2, 3), right=False)
+        self.ul_input = InputUL(colors + 1, channels)
         self.u_blocks = nn.ModuleList(
             GatedResidual(channels, down_conv, **kw) for _ in range(num_blocks * num_resnets)
         )
         self.ul_blocks = nn.ModuleList(
-            GatedResidual(channels, right_conv, aux_channels=channels, **kw)
+            GatedResidual(channels, down_right_conv, aux_channels=channels, **kw)
             for _ in range(num_blocks * num_resnets)
         )
         self.attention = nn.ModuleList(
@@ -216,8 +155,8 @@ class PixelSNAIL(AutoregressiveModel):
         """
         ones = torch.ones_like(x[:, :1])
         padded = torch.cat([x, ones], dim=1)
-        u = shift_down(self.u_input(padded))
-        ul = shift_down(self.ul_input_up(padded)) + shift_right(self.ul_input_left(padded))
+        u = shift(self.u_input(padded), rows=1)
+        ul = self.ul_input(padded)
         background = self.background.to(x.dtype).expand(x.shape[0], -1, -1, -1)
         for b, attention in enumerate(self.attention):
             for r in range(b * self.num_resnets, (b + 1) * self.num_resnets):
@@ -225,16 +164,3 @@ class PixelSNAIL(AutoregressiveModel):
                 ul = self.ul_blocks[r](ul, aux=u, y=y)
             ul = attention(ul, x, background, y)
         return self.head(F.elu(ul))
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        # the mixture conditions each colour on the earlier colours' integer values
-        x_int = torch.round((x.detach() + 1.0) * ((self.levels - 1) / 2.0)).long()
-        x_int = x_int.clamp_(0, self.levels - 1)
-        return logistic_mixture_logits(self.mixture_params(x, y), x_int, self.levels)
-
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
-        self.check_input(x, y)
-        x = x.to(self.device)
-        params = self.mixture_params(self.scale(x), y)
-        per_d = logistic_mixture_log_prob(params, x.long(), self.levels)
-        return per_d if per_dim else per_d.flatten(1).sum(1)
