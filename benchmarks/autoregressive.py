@@ -59,19 +59,29 @@ RECIPES: dict[str, dict[str, list[str]]] = {
 
 def command(data: str, model: str, minutes: float, out: Path) -> list[str]:
     recipe = RECIPES[data]
-    flags = [*recipe["*"], *recipe.get(model, [])]
-    return [GENZOO, "train", model, "--data", data, "--minutes", str(minutes), *flags,
+    flags = dict(zip(recipe["*"][::2], recipe["*"][1::2]))
+    flags.update(zip(recipe.get(model, [])[::2], recipe.get(model, [])[1::2]))  # overrides
+    pairs = [part for item in flags.items() for part in item]
+    return [GENZOO, "train", model, "--data", data, "--minutes", f"{minutes:g}", *pairs,
             "--num-samples", "16", "--out", str(out)]  # fmt: skip
 
 
-def summarize(run_dir: Path) -> dict:
+def shown(data: str, model: str, minutes: float) -> str:
+    """The command as a user would type it (relative paths, the thread setting in front)."""
+    cmd = command(data, model, minutes, Path("runs") / f"bench-{data}" / model)
+    return "OMP_NUM_THREADS=1 genzoo " + " ".join(cmd[1:])
+
+
+def summarize(run_dir: Path, data: str, minutes: float) -> dict:
     """One table row from a finished run directory."""
     import genzoo
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
     cfg = json.loads((run_dir / "train_config.json").read_text())
     with (run_dir / "metrics.csv").open() as fh:
-        last = list(csv.DictReader(fh))[-1]
+        log = list(csv.DictReader(fh))
+    last = log[-1]
+    evals = [(float(r["eval_bits_per_dim"]), int(r["step"])) for r in log if r["eval_bits_per_dim"]]
     steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
     model = genzoo.load_model(run_dir)
     test = metrics["test"]
@@ -85,9 +95,10 @@ def summarize(run_dir: Path) -> dict:
         "test_bits_per_dim": round(test["bits_per_dim"], 4),
         "test_bits_per_dim_stderr": round(test["bits_per_dim_stderr"], 4),
         "num_test_images": test["num_images"],
-        "command": (run_dir / "command.txt").read_text().strip()
-        if (run_dir / "command.txt").exists()
-        else "",
+        # the periodic evaluation (first 1,000 test images) is logged only, never used to pick
+        # weights; its minimum shows over-fitting when it is far below the final number
+        "lowest_periodic_eval": [round(min(evals)[0], 4), min(evals)[1]] if evals else None,
+        "command": shown(data, metrics["model"], minutes),
     }
 
 
@@ -95,14 +106,17 @@ def table(data: str) -> str:
     path = RESULTS / f"autoregressive-{data}.json"
     rows = json.loads(path.read_text())["results"]
     lines = [
-        "| model | parameters | steps | train img/s | test bits/dim ± s.e. | NLL nats/image |",
-        "|---|---|---|---|---|---|",
+        "| model | parameters | steps | train img/s | test bits/dim ± s.e. | NLL nats/image | "
+        "lowest periodic eval (step) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: r["test_bits_per_dim"], reverse=True):
+        best = r.get("lowest_periodic_eval")
+        low = f"{best[0]:.4f} ({best[1]})" if best else "—"
         lines.append(
             f"| {r['model']} | {r['parameters']:,} | {r['steps']} | {r['train_images_per_s']} | "
             f"**{r['test_bits_per_dim']:.4f}** ± {r['test_bits_per_dim_stderr']:.4f} | "
-            f"{r['test_nll_nats']:.2f} |"
+            f"{r['test_nll_nats']:.2f} | {low} |"
         )
     return "\n".join(lines)
 
@@ -141,9 +155,9 @@ def main() -> None:
                 running.remove(item)
                 if proc.returncode != 0:
                     raise SystemExit(f"{model} failed; see {RESULTS}/{args.data}-{model}.log")
-                shown = ["genzoo", *cmd[1:]]
-                (out / "command.txt").write_text("OMP_NUM_THREADS=1 " + " ".join(shown) + "\n")
-    rows = [summarize(root / m) for m in args.models if (root / m / "metrics.json").exists()]
+                (out / "command.txt").write_text(shown(args.data, model, args.minutes) + "\n")
+    done = [m for m in args.models if (root / m / "metrics.json").exists()]
+    rows = [summarize(root / m, args.data, args.minutes) for m in done]
     payload = {"data": args.data, "minutes": args.minutes, "results": rows}
     (RESULTS / f"autoregressive-{args.data}.json").write_text(json.dumps(payload, indent=1) + "\n")
     print(table(args.data))

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.nn.incremental import linear_weights
 from genzoo.nn.masked import MaskedConv1x1, ShiftedConv2d, shift_down
 
 
@@ -39,26 +40,6 @@ def lstm_cell(gates: Tensor, c: Tensor, dim: int = 1) -> tuple[Tensor, Tensor]:
     o, f, i, g = gates.chunk(4, dim)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
-
-
-def masked_weight(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
-    """``(weight, bias)`` a (masked) convolution applies: ``weight * mask`` when it has a mask.
-
-    Works for plain convolutions and for those of :mod:`genzoo.nn.masked` (``ShiftedConv2d``
-    wraps its ``nn.Conv2d`` as ``.conv``).
-    """
-    inner = getattr(conv, "conv", conv)
-    mask = getattr(conv, "mask", None)
-    return (inner.weight if mask is None else inner.weight * mask), inner.bias
-
-
-def linear_weights(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
-    """A convolution as ``F.linear`` weights ``[out, in * taps]`` for one output position.
-
-    At a single pixel a matrix product is far cheaper than a convolution call (cached sampling).
-    """
-    weight, bias = masked_weight(conv)
-    return weight.flatten(1), bias
 
 
 def skew(x: Tensor) -> Tensor:

@@ -27,7 +27,7 @@ from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead
 from genzoo.nn.gated import GatedLayer, gate
-from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, pointwise
+from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, conv_weights, pointwise
 
 
 @register_model("gated_pixelcnn")
@@ -115,13 +115,11 @@ class _GatedCache:
                     "layer": layer,
                     "v_in": v_in,
                     "h_in": h_in,
-                    "v": (v_conv.masked_weight(), v_conv.conv.bias),
-                    "h": (h_conv.masked_weight(), h_conv.conv.bias),
+                    "v": conv_weights(v_conv),
+                    "h": conv_weights(h_conv),
                     "link": (layer.v_to_h.weight, layer.v_to_h.bias),
-                    "h_out": None
-                    if layer.h_out is None
-                    else (layer.h_out.masked_weight(), layer.h_out.bias),
-                    "skip": (layer.skip.masked_weight(), layer.skip.bias),
+                    "h_out": None if layer.h_out is None else conv_weights(layer.h_out),
+                    "skip": conv_weights(layer.skip),
                     "bias_v": bias_v,
                     "bias_h": None if bias_h is None else bias_h[:, :, 0],
                     "row_link": link,
@@ -129,8 +127,8 @@ class _GatedCache:
             )
         head = model.head
         self.head = [
-            (head[1].masked_weight(), head[1].bias),
-            (head[3].masked_weight(), head[3].bias),
+            conv_weights(head[1]),
+            conv_weights(head[3]),
         ]
 
     def _vertical_row(self, x: Tensor, r: int) -> None:

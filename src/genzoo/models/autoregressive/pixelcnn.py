@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
-from genzoo.nn.incremental import PaddedBuffer, conv_at, pointwise
+from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_weights, pointwise
 
 
 class ResidualBlock(nn.Module):
@@ -91,7 +91,7 @@ class _PixelCNNCache:
         self.model = model
         k = model.input.kernel_size[0] // 2
         self.x = PaddedBuffer(like, n, colors, height, width, (k, k, k, k))
-        self.input = (model.input.masked_weight(), model.input.bias)
+        self.input = conv_weights(model.input)
         self.bias = None if model.embed is None or y is None else model.embed(y)
         self.blocks = []
         for block in model.blocks:
@@ -100,16 +100,16 @@ class _PixelCNNCache:
             buffer = PaddedBuffer(like, n, conv.in_channels, height, width, (p, p, p, p))
             self.blocks.append(
                 (
-                    (in_1x1.masked_weight(), in_1x1.bias),
+                    conv_weights(in_1x1),
                     buffer,
-                    (conv.masked_weight(), conv.bias),
-                    (out_1x1.masked_weight(), out_1x1.bias),
+                    conv_weights(conv),
+                    conv_weights(out_1x1),
                 )
             )
         head = model.head
         self.head = [
-            (head[1].masked_weight(), head[1].bias),
-            (head[3].masked_weight(), head[3].bias),
+            conv_weights(head[1]),
+            conv_weights(head[3]),
         ]
 
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:

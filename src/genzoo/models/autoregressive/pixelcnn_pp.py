@@ -67,7 +67,7 @@ from genzoo.nn.gated_resnet import (
     nin,
     shift,
 )
-from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, pointwise
+from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, conv_weights, pointwise
 
 #: zero padding (left, right, top, bottom) of every cached map: enough for ``2 x 3`` and ``2 x 2``
 PAD = (1, 1, 1, 0)
@@ -199,13 +199,6 @@ class PixelCNNpp(LogisticMixtureModel):
         return _PixelCNNppCache(self, n, y)
 
 
-def _weights(conv: nn.Module) -> tuple[Tensor, Tensor | None]:
-    """The (weight-normalised) weight and bias of a convolution, computed once."""
-    if isinstance(conv, ShiftedConv):
-        conv = conv.conv
-    return conv.weight.detach(), conv.bias
-
-
 class _PixelCNNppCache:
     """Per-node buffers of every activation (raw and ``concat_elu``'d) and block intermediate.
 
@@ -242,10 +235,10 @@ class _PixelCNNppCache:
                 parts = {"down": op.down, "right": op.right}
             else:
                 parts = {"conv": op}
-            self.weights.append({name: _weights(m) for name, m in parts.items()})
+            self.weights.append({name: conv_weights(m) for name, m in parts.items()})
             embed = getattr(op, "embed", None)
             self.bias.append(None if embed is None or y is None else embed(y)[:, :, None])
-        self.head = _weights(model.head)
+        self.head = conv_weights(model.head)
         self.params: Tensor | None = None
 
     # ------------------------------------------------------------------ the protocol

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.nn import CategoricalHead, MaskedConv2d
-from genzoo.nn.recurrent import linear_weights, masked_weight
+from genzoo.nn.incremental import conv_weights, linear_weights
 
 
 class PixelRNN(AutoregressiveModel):
@@ -87,7 +87,7 @@ class PixelRNNSampler:
         steps = self.width + model.extra_columns
         self.layers = [layer.stepper(n, steps) for layer in model.layers]  # type: ignore[operator]
         self.radius = model.input.kernel_size[0] // 2
-        weight, self.b_input = masked_weight(model.input)
+        weight, self.b_input = conv_weights(model.input)
         self.w_input = weight[:, :, : self.radius + 1].flatten(1)  # rows below are masked out
         if model.embed is not None and y is not None:
             self.b_input = self.b_input + model.embed(y)  # [n, 2h]
