@@ -118,6 +118,14 @@ def run(args: argparse.Namespace) -> int:
         f"({result.images_per_second:.0f} images/s, all devices); stopped: {result.stop_reason}",
         file=sys.stderr,
     )
+    if result.best_eval is not None:
+        best = result.best_eval
+        shown = f", {best['bits_per_dim']:.4f} bits/dim" if "bits_per_dim" in best else ""
+        print(
+            f"kept the weights of step {int(best['step'])}: lowest validation loss "
+            f"{best['loss']:.4f}{shown} on {config.validation} held-out training images",
+            file=sys.stderr,
+        )
     metrics = evaluate_run(model, dataset, out, seed=config.seed, num_samples=args.num_samples)
     print_metrics(metrics)
     return 0

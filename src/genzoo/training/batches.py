@@ -18,6 +18,7 @@ STREAM_ORDER = 0
 STREAM_BINARIZE = 1
 STREAM_GLOBAL = 2
 STREAM_EVAL = 3
+STREAM_VALIDATION = 4
 
 
 def derive_seed(*words: int) -> int:

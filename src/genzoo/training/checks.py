@@ -11,7 +11,7 @@ from genzoo.models.base import GenerativeModel
 from genzoo.training.config import TrainConfig
 
 #: Recipe fields that fix the data stream: resuming with other values would not continue the run.
-RESUME_FIXED = ("batch_size", "seed", "binarize")
+RESUME_FIXED = ("batch_size", "seed", "binarize", "validation")
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:

@@ -126,7 +126,24 @@ class TrainConfig:
     )
     eval_images: int = field(
         default=1000,
-        metadata=_help("number of test images (the first ones) used by periodic evaluation"),
+        metadata=_help(
+            "number of test images (the first ones) used by periodic evaluation when there is "
+            "no --validation split"
+        ),
+    )
+    validation: int = field(
+        default=0,
+        metadata=_help(
+            "hold out this many training images (a seeded random subset, never trained on) "
+            "and evaluate on them periodically instead of on test images (0 = no split)"
+        ),
+    )
+    keep_best: bool = field(
+        default=False,
+        metadata=_help(
+            "end with (and save) the weights of the periodic evaluation with the lowest "
+            "validation loss: early stopping without stopping (needs --validation)"
+        ),
     )
     checkpoint_every: int = field(
         default=500,
@@ -185,6 +202,12 @@ class TrainConfig:
             raise ConfigError(
                 f"give exactly one budget, got {', '.join(_flag(n) for n in budgets)}; "
                 "keep one of --steps, --epochs, --minutes"
+            )
+        if self.keep_best and (self.validation == 0 or self.eval_every == 0):
+            raise ConfigError(
+                "--keep-best picks weights by their validation loss: pass --validation N (held-"
+                "out training images) and --eval-every K > 0; choosing by test loss would bias "
+                "the test result"
             )
         if self.lr_schedule == "cosine" and self.minutes > 0 and self.decay_steps == 0:
             raise ConfigError(
@@ -261,10 +284,12 @@ RULES: dict[str, Rule] = {
     "seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
     "binarize": (lambda v: v in BINARIZATIONS, f"one of {', '.join(BINARIZATIONS)}"),
     "eval_every": (lambda v: v >= 0, "a non-negative integer (0 = never)"),
+    "validation": (lambda v: v >= 0, "a non-negative integer (0 = no validation split)"),
     "eval_images": (lambda v: v >= 1, "a positive integer"),
     "checkpoint_every": (lambda v: v >= 0, "a non-negative integer (0 = only at the end)"),
     "log_every": (lambda v: v >= 1, "a positive integer"),
     "progress": (lambda v: True, "a boolean"),
+    "keep_best": (lambda v: True, "a boolean"),
     "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
     "accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
     "devices": (lambda v: v >= 1, "a positive integer"),

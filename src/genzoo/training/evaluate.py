@@ -7,6 +7,7 @@ models these are the NLL in nats per image and bits/dim. The final, reported eva
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -15,10 +16,40 @@ from lightning_fabric import Fabric
 from torch import Tensor
 
 from genzoo.data.dataset import Dataset
+from genzoo.errors import ConfigError
 from genzoo.models.base import GenerativeModel
-from genzoo.training.batches import STREAM_EVAL, derive_seed
+from genzoo.training.batches import STREAM_EVAL, STREAM_VALIDATION, derive_seed, seeded_generator
 
 EVAL_BATCH = 256
+
+
+def split_validation(dataset: Dataset, count: int, seed: int) -> tuple[Dataset, Dataset]:
+    """``(train part, validation part)``: ``count`` training images drawn with ``seed`` go to the
+    validation part (as its ``test`` split); the rest, in their original order, stay for training.
+
+    Raises :class:`ConfigError` if fewer than one training image would remain.
+    """
+    n = int(dataset.train.shape[0])
+    if count >= n:
+        raise ConfigError(
+            f"--validation {count} would leave no training images ({n} in {dataset.name}); "
+            "hold out fewer"
+        )
+    perm = torch.randperm(n, generator=seeded_generator(seed, STREAM_VALIDATION))
+    held, kept = perm[:count].sort().values, perm[count:].sort().values
+
+    def part(index: Tensor) -> dict[str, Tensor | None]:
+        labels = None if dataset.train_labels is None else dataset.train_labels[index]
+        return {"images": dataset.train[index], "labels": labels, "raw": dataset.train_raw[index]}
+
+    t, v = part(kept), part(held)
+    train = dataclasses.replace(
+        dataset, train=t["images"], train_labels=t["labels"], train_raw=t["raw"]
+    )
+    validation = dataclasses.replace(
+        dataset, test=v["images"], test_labels=v["labels"], test_raw=v["raw"]
+    )
+    return train, validation
 
 
 def eval_split(

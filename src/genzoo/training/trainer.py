@@ -58,7 +58,7 @@ from genzoo.training.checkpoint import (
 from genzoo.training.checks import check_data, check_resume, dataset_info
 from genzoo.training.config import TrainConfig, resolve_accelerator, resolve_precision
 from genzoo.training.ema import ExponentialMovingAverage
-from genzoo.training.evaluate import eval_split, evaluate, scalar, scalar_keys
+from genzoo.training.evaluate import eval_split, evaluate, scalar, scalar_keys, split_validation
 from genzoo.training.hardware import make_fabric, resolve_strategy, set_memory_format
 from genzoo.training.metrics import METRICS_NAME, MetricsWriter
 from genzoo.training.schedule import LRSchedule
@@ -89,6 +89,8 @@ class TrainResult:
         world_size, global_rank: this process's place in a distributed run (files and
             follow-up work such as the final evaluation belong to ``global_rank == 0``).
         resumed_from: the checkpoint's step when ``resume=True``, else ``None``.
+        best_eval: with ``keep_best``, the validation metrics (and ``step``) of the weights the
+            model ends with; else ``None``.
     """
 
     steps: int
@@ -110,6 +112,7 @@ class TrainResult:
     world_size: int
     global_rank: int
     resumed_from: int | None
+    best_eval: dict[str, float] | None = None
 
 
 @dataclass
@@ -209,7 +212,10 @@ def _train(
     config.validate()
     if not isinstance(model, GenerativeModel):
         raise ConfigError(f"model must be a genzoo GenerativeModel, got {type(model).__name__}")
-    check_data(model, dataset, config)
+    train_data, eval_source = dataset, dataset  # with --validation: a held-out training part
+    if config.validation > 0:
+        train_data, eval_source = split_validation(dataset, config.validation, config.seed)
+    check_data(model, train_data, config)
     ckpt_path = out / CHECKPOINT_NAME
     accelerator = resolve_accelerator(config.accelerator)
     precision = resolve_precision(config.precision, accelerator)
@@ -268,7 +274,7 @@ def _train(
             seed_all(derive_seed(config.seed, STREAM_GLOBAL, rank, progress.step))
 
     # ---------------------------------------------------------------- budget and schedule
-    order = BatchOrder(int(dataset.train.shape[0]), config.batch_size, config.seed)
+    order = BatchOrder(int(train_data.train.shape[0]), config.batch_size, config.seed)
     spe = order.steps_per_epoch
     kind, amount = config.budget()
     max_steps = {"steps": int(amount), "epochs": int(amount) * spe}.get(kind)
@@ -287,8 +293,16 @@ def _train(
     resume_step = None if state is None else progress.step
     metrics = MetricsWriter(out, resume_step=resume_step, enabled=rank == 0)
     bar = _progress_bar(config.progress and rank == 0, max_steps, progress.step)
-    eval_x, eval_y = eval_split(dataset, model, config.eval_images, rank, world)
+    count = config.validation or config.eval_images
+    eval_x, eval_y = eval_split(eval_source, model, count, rank, world)
     averaged = ema.module if ema is not None else raw  # evaluated and saved
+    # --keep-best: a copy of the averaged weights with the lowest validation loss so far
+    best: GenerativeModel | None = None
+    best_eval: dict[str, float] | None = None
+    if state is not None and state.get("best") is not None:
+        best = copy.deepcopy(averaged)
+        best.load_state_dict(state["best"]["model"])
+        best_eval = state["best"]["eval"]
     window = _Window()
     last_ckpt = resume_step
     keys: list[str] = []
@@ -319,9 +333,12 @@ def _train(
                 "rng": rng,
                 "train_config": config.to_dict(),
                 "dataset": dataset_info(dataset),
+                "best": None
+                if best is None
+                else {"eval": best_eval, "model": to_cpu(best.state_dict())},
             }
             atomic_torch_save(checkpoint, ckpt_path)
-            _export(averaged, out)
+            _export(averaged if best is None else best, out)
             _write_train_config(out, config, model, dataset, hardware, progress.step)
         last_ckpt = progress.step
 
@@ -348,7 +365,7 @@ def _train(
             if time_up and world == 1:
                 break
             t0 = time.perf_counter()
-            x, y = _batch(dataset, order, config, model, progress, rank, world)
+            x, y = _batch(train_data, order, config, model, progress, rank, world)
             x = fabric.to_device(x).contiguous(memory_format=memory_format)
             y = fabric.to_device(y)
             lr = schedule(progress.step)
@@ -391,6 +408,12 @@ def _train(
             if evaluated and eval_x is not None:
                 scores = evaluate(fabric, averaged, eval_x, eval_y, memory_format)
                 progress.last_eval = {**scores, "step": step}
+                if config.keep_best and (best_eval is None or scores["loss"] < best_eval["loss"]):
+                    best_eval = progress.last_eval  # identical on every rank (all-reduced)
+                    if best is None:
+                        best = copy.deepcopy(averaged)
+                    else:
+                        best.load_state_dict(averaged.state_dict())
             if step % config.log_every == 0 or evaluated:
                 log(lr, scores)
             if config.checkpoint_every > 0 and step % config.checkpoint_every == 0:
@@ -411,6 +434,8 @@ def _train(
 
     if ema is not None:
         model.load_state_dict(ema.module.state_dict())
+    if best is not None:
+        model.load_state_dict(best.state_dict())
     model.to("cpu", memory_format=torch.contiguous_format)
     model.eval()
     result = TrainResult(
@@ -433,6 +458,7 @@ def _train(
         world_size=world,
         global_rank=rank,
         resumed_from=resume_step,
+        best_eval=best_eval,
     )
     return result, last_collective
 
