@@ -1,10 +1,11 @@
-"""Run every benchmark and print the README's results tables (``make bench``; ~1 hour on 2 cores).
+"""Run every benchmark and print the README's results tables (``make bench``; ~2 hours on 2 cores).
 
-1. ``throughput.py``: genzoo vs a plain masked-conv reference, images/s and bits/dim.
-2. ``digits_budget.sh``: test bits/dim on digits after 5 minutes per model (one thread each).
-3. Fashion-MNIST: gated_pixelcnn for 30 CPU-minutes (one thread), test bits/dim.
+1. ``throughput.py``: genzoo's engine vs a plain masked-conv reference, images/s and bits/dim.
+2. ``sampling.py``: cached vs naive sampling, images/s.
+3. ``autoregressive.py``: every autoregressive model on digits (5 minutes each) and on
+   Fashion-MNIST (10 minutes each), one CPU thread per run, two runs side by side.
 
-Results land in ``benchmarks/results/`` and ``runs/bench-*``; ``collect`` turns them into tables.
+Results land in ``benchmarks/results/`` and ``runs/bench-*``.
 
     python benchmarks/run_all.py            # everything
     python benchmarks/run_all.py --collect  # only print tables from existing results
@@ -19,37 +20,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import genzoo
+sys.path.insert(0, str(Path(__file__).parent))
+
+import autoregressive
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-GENZOO = str(Path(sys.executable).parent / "genzoo")
-FASHION = [
-    GENZOO,
-    "train",
-    "gated_pixelcnn",
-    "--data",
-    "fashion-mnist",
-    "--minutes",
-    "30",
-    "--lr",
-    "1e-3",
-    "--eval-every",
-    "1000",
-    "--checkpoint-every",
-    "1000",
-    "--num-samples",
-    "16",
-    "--out",
-    "runs/bench-fashion-gated",
-]
 
 
-def run(cmd: list[str], log: Path, threads: int | None = None) -> None:
-    env = dict(os.environ)
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+def run(cmd: list[str], log: Path) -> None:
     print("$", " ".join(cmd), flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with log.open("w") as fh:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=True)
 
@@ -60,9 +41,7 @@ def collect() -> str:
     if tp.exists():
         data = json.loads(tp.read_text())
         lines += [
-            "Training throughput, genzoo engine vs plain fp32 NCHW masked-conv reference (same",
-            "weights, same batches): `python benchmarks/throughput.py --json "
-            "benchmarks/results/throughput.json`",
+            "Training throughput, genzoo engine vs plain masked-conv reference:",
             "",
             "| data | model | batch | genzoo img/s | reference img/s | speed-up | "
             "test bpd genzoo / ref (equal steps) |",
@@ -76,28 +55,24 @@ def collect() -> str:
                 f"({r['quality_steps']} steps) |"
             )
         lines.append("")
-    rows = []
-    for run_dir in sorted((ROOT / "runs").glob("bench-*/*")) + sorted(
-        (ROOT / "runs").glob("bench-fashion-*")
-    ):
-        metrics_file, cfg_file = run_dir / "metrics.json", run_dir / "train_config.json"
-        if not metrics_file.exists() or not cfg_file.exists():
-            continue
-        m, cfg = json.loads(metrics_file.read_text()), json.loads(cfg_file.read_text())
-        params = sum(p.numel() for p in genzoo.load_model(run_dir).parameters())
-        t = m["test"]
-        rows.append(
-            f"| {m['dataset']} | {m['model']} | {params:,} | "
-            f"{cfg['train_config'].get('minutes')} min | {cfg.get('step', '')} | "
-            f"{t['nll_nats']:.2f} | **{t['bits_per_dim']:.4f}** ± {t['bits_per_dim_stderr']:.4f} |"
-        )
-    if rows:
+    sp = RESULTS / "sampling.json"
+    if sp.exists():
         lines += [
-            "| data | model | parameters | budget | steps | test NLL (nats/image) | "
-            "test bits/dim ± s.e. |",
-            "|---|---|---|---|---|---|---|",
-            *rows,
+            "Sampling, cached vs naive:",
+            "",
+            "| model | image | batch | cached img/s | naive img/s | speed-up |",
+            "|---|---|---|---|---|---|",
         ]
+        for r in json.loads(sp.read_text())["results"]:
+            lines.append(
+                f"| {r['model']} | {'×'.join(map(str, r['shape']))} | {r['batch']} | "
+                f"{r['cached_images_per_s']:.2f} | {r['naive_images_per_s']:.3f} | "
+                f"**{r['speedup']:.0f}×** |"
+            )
+        lines.append("")
+    for data in autoregressive.RECIPES:
+        if (RESULTS / f"autoregressive-{data}.json").exists():
+            lines += [f"{data}:", "", autoregressive.table(data), ""]
     return "\n".join(lines)
 
 
@@ -107,26 +82,14 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.collect:
-        run(
-            [
-                sys.executable,
-                "benchmarks/throughput.py",
-                "--json",
-                str(RESULTS / "throughput.json"),
-            ],
-            RESULTS / "throughput.log",
-        )
-        # the two budgeted jobs use one thread each and run side by side on the 2 cores
-        fashion = subprocess.Popen(
-            FASHION,
-            cwd=ROOT,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-            stdout=(RESULTS / "fashion_gated_30min.log").open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        run(["bash", "benchmarks/digits_budget.sh"], RESULTS / "digits_5min.log", threads=1)
-        if fashion.wait() != 0:
-            raise SystemExit("the Fashion-MNIST run failed; see benchmarks/results/")
+        py = sys.executable
+        run([py, "benchmarks/throughput.py", "--threads", "1", "--json",
+             str(RESULTS / "throughput.json")], RESULTS / "throughput.log")  # fmt: skip
+        run([py, "benchmarks/sampling.py", "--naive-rows", "1", "--json",
+             str(RESULTS / "sampling.json")], RESULTS / "sampling.log")  # fmt: skip
+        for data, minutes in (("digits", 5), ("fashion-mnist", 10)):
+            run([py, "benchmarks/autoregressive.py", "--data", data, "--minutes", str(minutes),
+                 "--jobs", "2"], RESULTS / f"autoregressive-{data}.log")  # fmt: skip
     print(collect())
 
 
