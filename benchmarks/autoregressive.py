@@ -118,8 +118,8 @@ def summarize(run_dir: Path, data: str, minutes: float) -> dict:
         "test_bits_per_dim": round(test["bits_per_dim"], 4),
         "test_bits_per_dim_stderr": round(test["bits_per_dim_stderr"], 4),
         "num_test_images": test["num_images"],
-        # the periodic evaluation (first 1,000 test images) is logged only, never used to pick
-        # weights; its minimum shows over-fitting when it is far below the final number
+        # the periodic evaluation: on the held-out training images with --validation (and then
+        # the kept weights' step with --keep-best), else on the first test images, logged only
         "lowest_periodic_eval": [round(min(evals)[0], 4), min(evals)[1]] if evals else None,
         "command": shown(data, metrics["model"], minutes),
     }
@@ -130,7 +130,7 @@ def table(data: str) -> str:
     rows = json.loads(path.read_text())["results"]
     lines = [
         "| model | parameters | steps | train img/s | test bits/dim ± s.e. | NLL nats/image | "
-        "lowest periodic eval (step) |",
+        "periodic eval: lowest bits/dim (step) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: r["test_bits_per_dim"], reverse=True):
