@@ -30,11 +30,11 @@ def test_split_is_disjoint_seeded_and_keeps_the_training_order(small: Dataset) -
             assert int(small.train_labels[k]) == int(label)
     flat = small.train.flatten(1)
     index = {tuple(row.tolist()): k for k, row in enumerate(flat)}
-    if len(index) == len(flat):  # unique images: recover which indices went where
-        kept = [index[tuple(r.tolist())] for r in train_part.train.flatten(1)]
-        held = [index[tuple(r.tolist())] for r in val.test.flatten(1)]
-        assert kept == sorted(kept) and not set(kept) & set(held)
-        assert sorted(kept + held) == list(range(100))
+    assert len(index) == len(flat)  # unique images: recover which indices went where
+    kept = [index[tuple(r.tolist())] for r in train_part.train.flatten(1)]
+    held = [index[tuple(r.tolist())] for r in val.test.flatten(1)]
+    assert kept == sorted(kept) and not set(kept) & set(held)
+    assert sorted(kept + held) == list(range(100))
     again, _ = split_validation(small, 30, seed=0)
     other, _ = split_validation(small, 30, seed=1)
     assert torch.equal(again.train, train_part.train)

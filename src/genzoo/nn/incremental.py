@@ -70,6 +70,17 @@ class PaddedBuffer:
         return self.data[:, :, i + self.top, j + self.left]
 
 
+def previous_pixel(i: int, j: int, width: int) -> tuple[int, int] | None:
+    """The pixel generated just before ``(i, j)`` in raster order, or ``None`` at ``(0, 0)``.
+
+    A cache writes an input pixel while its colours are still being sampled; at the next pixel
+    (``c == 0``) the previous one is complete and must be written once more.
+    """
+    if j > 0:
+        return i, j - 1
+    return (i - 1, width - 1) if i > 0 else None
+
+
 def conv_at(buffer: PaddedBuffer, weight: Tensor, bias: Tensor | None, i: int, j: int) -> Tensor:
     """Output ``[n, out]`` at ``(i, j)`` of a stride-1 convolution padded like ``buffer``.
 

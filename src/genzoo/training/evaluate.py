@@ -38,16 +38,20 @@ def split_validation(dataset: Dataset, count: int, seed: int) -> tuple[Dataset, 
     perm = torch.randperm(n, generator=seeded_generator(seed, STREAM_VALIDATION))
     held, kept = perm[:count].sort().values, perm[count:].sort().values
 
-    def part(index: Tensor) -> dict[str, Tensor | None]:
-        labels = None if dataset.train_labels is None else dataset.train_labels[index]
-        return {"images": dataset.train[index], "labels": labels, "raw": dataset.train_raw[index]}
+    def take(t: Tensor | None, index: Tensor) -> Tensor | None:
+        return None if t is None else t[index]
 
-    t, v = part(kept), part(held)
     train = dataclasses.replace(
-        dataset, train=t["images"], train_labels=t["labels"], train_raw=t["raw"]
+        dataset,
+        train=dataset.train[kept],
+        train_labels=take(dataset.train_labels, kept),
+        train_raw=dataset.train_raw[kept],
     )
     validation = dataclasses.replace(
-        dataset, test=v["images"], test_labels=v["labels"], test_raw=v["raw"]
+        dataset,
+        test=dataset.train[held],
+        test_labels=take(dataset.train_labels, held),
+        test_raw=dataset.train_raw[held],
     )
     return train, validation
 

@@ -145,15 +145,12 @@ class _GatedCache:
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
         if j == 0 and c == 0 and i > 0:
             self._vertical_row(x, i - 1)
-        h = self.model.scale(x[:, :, i, : j + 1])
-        first = True
+        h = self.model.scale(x[:, :, i, j])
+        if c == 0 and j > 0:  # the previous pixel is now complete (the row above is never read)
+            self.layers[0]["h_in"].write(i, j - 1, self.model.scale(x[:, :, i, j - 1]))
         skip = None
         for state in self.layers:
-            if first:
-                state["h_in"].write_row(i, h)  # the row so far: the previous pixel is complete
-                first = False
-            else:
-                state["h_in"].write(i, j, h)
+            state["h_in"].write(i, j, h)
             h_pre = conv_at(state["h_in"], *state["h"], i, j) + state["row_link"][:, :, j]
             if state["bias_h"] is not None:
                 h_pre = h_pre + state["bias_h"]

@@ -23,7 +23,13 @@ from torch import Tensor, nn
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
-from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_weights, pointwise
+from genzoo.nn.incremental import (
+    PaddedBuffer,
+    conv_at,
+    conv_weights,
+    pointwise,
+    previous_pixel,
+)
 
 
 class ResidualBlock(nn.Module):
@@ -113,10 +119,11 @@ class _PixelCNNCache:
         ]
 
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
-        scaled = self.model.scale(x[:, :, i, : j + 1])
-        self.x.write_row(i, scaled)  # the row so far: the previous pixel's last channel is new
-        if j == 0 and c == 0 and i > 0:
-            self.x.write_row(i - 1, self.model.scale(x[:, :, i - 1]))
+        scale = self.model.scale
+        self.x.write(i, j, scale(x[:, :, i, j]))  # channels >= c: hidden by the masks
+        previous = previous_pixel(i, j, self.model.shape[2])
+        if c == 0 and previous is not None:  # now complete, its last channel included
+            self.x.write(*previous, scale(x[:, :, previous[0], previous[1]]))
         h = conv_at(self.x, *self.input, i, j)
         if self.bias is not None:
             h = h + self.bias

@@ -67,7 +67,14 @@ from genzoo.nn.gated_resnet import (
     nin,
     shift,
 )
-from genzoo.nn.incremental import PaddedBuffer, conv_at, conv_row, conv_weights, pointwise
+from genzoo.nn.incremental import (
+    PaddedBuffer,
+    conv_at,
+    conv_row,
+    conv_weights,
+    pointwise,
+    previous_pixel,
+)
 
 #: zero padding (left, right, top, bottom) of every cached map: enough for ``2 x 3`` and ``2 x 2``
 PAD = (1, 1, 1, 0)
@@ -245,8 +252,9 @@ class _PixelCNNppCache:
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
         model = self.model
         if c == 0:  # the network runs once per pixel; the previous pixel is now complete
-            if j > 0 or i > 0:
-                pi, pj = (i, j - 1) if j > 0 else (i - 1, model.shape[2] - 1)
+            previous = previous_pixel(i, j, model.shape[2])
+            if previous is not None:
+                pi, pj = previous
                 self.x.data[:, :-1, pi + 1, pj + 1] = model.scale(x[:, :, pi, pj])
             if j == 0:
                 self._rows(i)
