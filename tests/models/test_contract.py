@@ -20,6 +20,7 @@ from tests.models.tiny import TINY, all_images, peaked, tiny_model
 
 MODELS = genzoo.available_models()
 EXACT = [m for m in MODELS if genzoo.models.get_model_class(m).density == "exact"]
+BOUND = [m for m in MODELS if genzoo.models.get_model_class(m).density == "bound"]
 #: (shape, levels) spaces small enough to enumerate
 SPACES = [((1, 3, 3), 2), ((3, 1, 2), 3)]
 
@@ -47,9 +48,14 @@ def test_shapes_dtypes_and_loss(name, num_classes, generator):
     assert int(s.min()) >= 0 and int(s.max()) < 4
     out = model.loss(x, y)
     assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-    if model.density != "none":
+    if model.density == "exact":
         expected_bpd = -lp.mean() / (model.num_dims * math.log(2))
         torch.testing.assert_close(out["bits_per_dim"], expected_bpd.to(out["bits_per_dim"].dtype))
+    if model.density == "bound":  # a bound on the image, not a chain of conditionals
+        assert torch.equal(model.log_prob(x, y), lp)  # reproducible without a generator
+        assert 0 < float(out["bits_per_dim"]) < 3 * math.log2(4)
+        with pytest.raises(UnsupportedError, match="per-sub-pixel"):
+            model.log_prob(x, y, per_dim=True)
 
 
 @pytest.mark.parametrize("name", MODELS)

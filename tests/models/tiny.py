@@ -21,6 +21,8 @@ TINY: dict[str, dict[str, Any]] = {
     "pixelrnn_row": {"channels": 5, "num_layers": 2, "head_channels": 11},
     "pixelrnn_diag": {"channels": 5, "num_layers": 2, "head_channels": 11},
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
+    "vae": {"latent_dim": 2, "channels": 4, "hidden": 8},
+    "iwae": {"latent_dim": 2, "channels": 4, "hidden": 8, "k": 3},
 }
 
 

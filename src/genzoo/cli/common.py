@@ -105,8 +105,12 @@ def docstring_args(doc: str | None) -> dict[str, str]:
 
 
 def signature_params(params: dict[str, inspect.Parameter], cls: type) -> dict[str, tuple]:
-    hints = typing.get_type_hints(cls.__init__)
-    docs = docstring_args(cls.__doc__)
+    hints: dict[str, Any] = {}
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):  # a subclass's hints and docs win over its parents'
+        if "__init__" in klass.__dict__:
+            hints.update(typing.get_type_hints(klass.__init__))
+            docs.update(docstring_args(klass.__doc__))
     return {
         name: (hints.get(name, str), p.default, docs.get(name, "model hyper-parameter"), None)
         for name, p in params.items()

@@ -18,6 +18,10 @@ from genzoo.models.registry import (
     load_model,
     register_model,
 )
+from genzoo.models.vae import (  # noqa: F401
+    iwae,
+    vae,
+)
 
 __all__ = [
     "GenerativeModel",

@@ -47,6 +47,25 @@ def _jsonable(value: Any) -> Any:
     )
 
 
+_BASE_ARGS = ("shape", "levels", "num_classes")
+
+
+def init_parameters(cls: type) -> dict[str, inspect.Parameter]:
+    """Named constructor parameters of ``cls``, following ``**kwargs`` into the parent class.
+
+    A model that extends another by ``def __init__(self, *, k=5, **kwargs)`` thus exposes its own
+    parameters plus the parent's (its own defaults win), for the CLI and the recorded config.
+    """
+    signature = inspect.signature(cls.__init__)
+    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = {k: p for k, p in signature.parameters.items() if k != "self" and p.kind in named}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        parent = next((k for k in cls.__mro__[1:] if "__init__" in k.__dict__), None)
+        if parent is not None and parent is not nn.Module:
+            params = {**init_parameters(parent), **params}
+    return params
+
+
 class GenerativeModel(nn.Module):
     """Base class of every genzoo model: the shared contract.
 
@@ -80,7 +99,10 @@ class GenerativeModel(nn.Module):
                 except TypeError as exc:
                     raise ConfigError(f"{cls.__name__}: {exc}") from None
                 bound.apply_defaults()
-                config: dict[str, Any] = {}
+                # defaults of parameters a subclass passes on through **kwargs are recorded too
+                config: dict[str, Any] = {
+                    k: p.default for k, p in init_parameters(cls).items() if k not in _BASE_ARGS
+                }
                 for pname, value in list(bound.arguments.items())[1:]:
                     if signature.parameters[pname].kind is inspect.Parameter.VAR_KEYWORD:
                         config.update(value)
@@ -134,6 +156,10 @@ class GenerativeModel(nn.Module):
             if tensor.is_floating_point():
                 return tensor.dtype
         return torch.get_default_dtype()
+
+    def scale(self, x: Tensor) -> Tensor:
+        """Map integer levels ``[0, levels)`` to floats in ``[-1, 1]``."""
+        return x.to(self.dtype) * (2.0 / (self.levels - 1)) - 1.0
 
     # ------------------------------------------------------------------ validation
     def check_input(self, x: Tensor, y: Tensor | None = None) -> None:
@@ -211,6 +237,41 @@ class GenerativeModel(nn.Module):
         if self.num_classes is None:
             return None
         return torch.arange(n, device=self.device) % self.num_classes
+
+    def prepare_sampling(
+        self, n: int, y: Tensor | None, known: Tensor | None, mask: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Validate sampling arguments; returns ``(x, mask, y)`` on the model's device.
+
+        ``x`` LongTensor ``[n, C, H, W]`` holds ``known`` where ``mask`` is True and 0 elsewhere;
+        ``mask`` is expanded to ``[n, C, H, W]``; ``y`` is the given or default labels.
+        """
+        if int(n) < 1:
+            raise ConfigError(f"number of samples must be positive, got {n}")
+        device = self.device
+        if y is None:
+            y = self.default_labels(n)
+        self.check_labels(y, n)
+        y = None if y is None else y.to(device)
+        if (known is None) != (mask is None):
+            raise ModelError("pass both `known` and `mask` to complete images, or neither")
+        x = torch.zeros((n, *self.shape), dtype=torch.long, device=device)
+        full_mask = torch.zeros((n, *self.shape), dtype=torch.bool, device=device)
+        if known is not None and mask is not None:
+            if mask.dtype != torch.bool:
+                raise ModelError(f"mask must be a bool tensor, got {mask.dtype}")
+            try:
+                full_mask = mask.to(device).expand(n, *self.shape).clone()
+            except RuntimeError:
+                raise ModelError(
+                    f"mask of shape {list(mask.shape)} does not broadcast to [{n}, "
+                    f"{', '.join(map(str, self.shape))}]"
+                ) from None
+            self.check_input(known, y)
+            if known.shape[0] != n:
+                raise ModelError(f"known has {known.shape[0]} images but n={n}")
+            x = torch.where(full_mask, known.to(device).long(), x)
+        return x, full_mask, y
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from genzoo.errors import ConfigError, ModelError
-from genzoo.models.base import CONFIG_NAME, DENSITIES, WEIGHTS_NAME, GenerativeModel
+from genzoo.models.base import (
+    CONFIG_NAME,
+    DENSITIES,
+    WEIGHTS_NAME,
+    GenerativeModel,
+    init_parameters,
+)
 
 _REGISTRY: dict[str, type[GenerativeModel]] = {}
 M = TypeVar("M", bound=type[GenerativeModel])
@@ -46,13 +52,8 @@ def get_model_class(name: str) -> type[GenerativeModel]:
 
 def hyperparameters(name: str) -> dict[str, inspect.Parameter]:
     """The model-specific constructor parameters (beyond shape/levels/num_classes)."""
-    params = inspect.signature(get_model_class(name).__init__).parameters
-    return {
-        k: p
-        for k, p in params.items()
-        if k not in ("self", "shape", "levels", "num_classes")
-        and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
+    params = init_parameters(get_model_class(name))
+    return {k: p for k, p in params.items() if k not in ("shape", "levels", "num_classes")}
 
 
 def create_model(

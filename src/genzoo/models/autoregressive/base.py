@@ -28,7 +28,7 @@ from genzoo.distributions import (
     logistic_mixture_log_prob,
     logistic_mixture_logits,
 )
-from genzoo.errors import ConfigError, ModelError, UnsupportedError
+from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 
 SAMPLING_METHODS = ("auto", "cached", "naive")
@@ -72,10 +72,6 @@ class AutoregressiveModel(GenerativeModel):
         Called under ``torch.no_grad()`` with the model in eval mode and on its device.
         """
         return None
-
-    def scale(self, x: Tensor) -> Tensor:
-        """Map integer levels ``[0, levels)`` to floats in ``[-1, 1]``."""
-        return x.to(self.dtype) * (2.0 / (self.levels - 1)) - 1.0
 
     def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Logits ``[B, levels, C, H, W]`` of every conditional for integer images ``x``."""
@@ -123,7 +119,7 @@ class AutoregressiveModel(GenerativeModel):
         was_training = self.training
         self.eval()  # dropout off: sample the model's distribution, not a random sub-network
         try:
-            x, mask, y = self._prepare_sampling(n, y, known, mask)
+            x, mask, y = self.prepare_sampling(n, y, known, mask)
             u = self._uniforms(n, generator)
             cache = None if method == "naive" else self.incremental_sampler(n, y)
             if cache is None and method == "cached":
@@ -164,36 +160,6 @@ class AutoregressiveModel(GenerativeModel):
         device = generator.device if generator is not None else torch.device("cpu")
         u = torch.rand((n, *self.shape), generator=generator, device=device)
         return u.to(self.device)
-
-    def _prepare_sampling(
-        self, n: int, y: Tensor | None, known: Tensor | None, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        if int(n) < 1:
-            raise ConfigError(f"number of samples must be positive, got {n}")
-        device = self.device
-        if y is None:
-            y = self.default_labels(n)
-        self.check_labels(y, n)
-        y = None if y is None else y.to(device)
-        if (known is None) != (mask is None):
-            raise ModelError("pass both `known` and `mask` to complete images, or neither")
-        x = torch.zeros((n, *self.shape), dtype=torch.long, device=device)
-        full_mask = torch.zeros((n, *self.shape), dtype=torch.bool, device=device)
-        if known is not None and mask is not None:
-            if mask.dtype != torch.bool:
-                raise ModelError(f"mask must be a bool tensor, got {mask.dtype}")
-            try:
-                full_mask = mask.to(device).expand(n, *self.shape).clone()
-            except RuntimeError:
-                raise ModelError(
-                    f"mask of shape {list(mask.shape)} does not broadcast to [{n}, "
-                    f"{', '.join(map(str, self.shape))}]"
-                ) from None
-            self.check_input(known, y)
-            if known.shape[0] != n:
-                raise ModelError(f"known has {known.shape[0]} images but n={n}")
-            x = torch.where(full_mask, known.to(device).long(), x)
-        return x, full_mask, y
 
 
 class LogisticMixtureModel(AutoregressiveModel):

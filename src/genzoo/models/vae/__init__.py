@@ -1,0 +1,1 @@
+"""Explicit approximate density: variational autoencoders (``density == "bound"``)."""
