@@ -178,3 +178,32 @@ def load_run_model(run_dir: str):
 
 def add_seed_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--k`` and ``--iwae-images``: the IWAE bound of latent-variable models."""
+    from genzoo.evaluation.report import DEFAULT_IWAE_IMAGES
+    from genzoo.models.vae.base import DEFAULT_K
+
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=DEFAULT_K,
+        help=f"importance samples of latent-variable models' IWAE bound (default: {DEFAULT_K})",
+    )
+    parser.add_argument(
+        "--iwae-images",
+        type=int,
+        default=DEFAULT_IWAE_IMAGES,
+        help="first N test images for the IWAE bound, 0 for all; it costs k decoder passes per "
+        f"image (default: {DEFAULT_IWAE_IMAGES})",
+    )
+
+
+def bound_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``evaluate_run`` keywords from :func:`add_bound_arguments` flags, validated."""
+    if args.k < 1:
+        raise GenzooError(f"--k must be positive, got {args.k}")
+    if args.iwae_images < 0:
+        raise GenzooError(f"--iwae-images must be >= 0 (0: all), got {args.iwae_images}")
+    return {"k": args.k, "iwae_images": args.iwae_images or None}

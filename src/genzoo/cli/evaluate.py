@@ -1,11 +1,22 @@
-"""``genzoo eval DIR``: test likelihood (nats/image, bits/dim), sample and completion grids."""
+"""``genzoo eval DIR``: test likelihood (nats/image, bits/dim), sample and completion grids.
+
+For latent-variable models: the ELBO with its reconstruction and KL terms, and the IWAE bound
+with ``--k`` importance samples (default 1,000) on the first ``--iwae-images`` test images.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import add_data_arguments, add_seed_argument, load_run_model, run_data
+from genzoo.cli.common import (
+    add_bound_arguments,
+    add_data_arguments,
+    add_seed_argument,
+    bound_options,
+    load_run_model,
+    run_data,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_seed_argument(p)
     p.add_argument("--num-samples", type=int, default=64, help="samples in samples.png")
     p.add_argument("--batch-size", type=int, default=256, help="evaluation batch size")
+    add_bound_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -31,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_samples=args.num_samples,
         batch_size=args.batch_size,
+        **bound_options(args),
     )
     print_metrics(metrics)
     return 0

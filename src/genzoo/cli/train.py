@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genzoo.cli.common import (
+    add_bound_arguments,
     add_data_arguments,
     add_typed_arguments,
+    bound_options,
     data_spec,
     dataclass_params,
     load_data,
@@ -39,6 +41,7 @@ def register(sub: argparse._SubParsersAction, argv: Sequence[str]) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--conditional", action="store_true", help="class-conditional on the labels")
     p.add_argument("--num-samples", type=int, default=64, help="samples in samples.png")
+    add_bound_arguments(p)
     add_typed_arguments(p.add_argument_group("training"), dataclass_params(TrainConfig))
     name = model_name(argv)
     if name is not None:
@@ -99,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
             if dataset.num_classes is None:
                 raise GenzooError(f"{dataset.name} has no labels; drop --conditional")
             num_classes = dataset.num_classes
+        import torch
+
+        torch.manual_seed(config.seed)  # the initial weights follow --seed too
         model = create_model(
             args.model,
             shape=dataset.shape,
@@ -126,20 +132,34 @@ def run(args: argparse.Namespace) -> int:
             f"{best['loss']:.4f}{shown} on {config.validation} held-out training images",
             file=sys.stderr,
         )
-    metrics = evaluate_run(model, dataset, out, seed=config.seed, num_samples=args.num_samples)
+    metrics = evaluate_run(
+        model, dataset, out, seed=config.seed, num_samples=args.num_samples, **bound_options(args)
+    )
     print_metrics(metrics)
     return 0
 
 
 def print_metrics(metrics: dict) -> None:
     test = metrics.get("test")
-    if test:
+    if test and "bound" not in metrics:
         kind = "" if test["density"] == "exact" else f" ({test['density']})"
         print(
             f"test NLL{kind}: {test['nll_nats']:.2f} nats/image, "
             f"{test['bits_per_dim']:.4f} bits/dim "
             f"(uniform: {metrics['uniform_bits_per_dim']:.2f}) on {test['num_images']} images"
         )
-    for key in ("samples_png", "completion_png"):
+    bound = metrics.get("bound")
+    if bound:
+        elbo, iwae, paired = bound["elbo"], bound["iwae"], bound["elbo_on_iwae_images"]
+        print(
+            f"test ELBO: {-elbo['nll_nats']:.2f} nats/image = {elbo['bits_per_dim']:.4f} bits/dim "
+            f"(reconstruction {bound['reconstruction_nats']:.2f}, KL {bound['kl_nats']:.2f} "
+            f"nats) on {elbo['num_images']} images"
+        )
+        print(
+            f"test IWAE bound (k={bound['k']}): {iwae['bits_per_dim']:.4f} bits/dim on the first "
+            f"{iwae['num_images']} images (ELBO there: {paired['bits_per_dim']:.4f})"
+        )
+    for key in ("samples_png", "completion_png", "reconstruction_png"):
         if key in metrics:
             print(f"wrote {metrics[key]}")

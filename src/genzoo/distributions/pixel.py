@@ -75,7 +75,7 @@ class PixelLikelihood:
         Returns:
             ``[B]`` (float32 or wider).
         """
-        params = params.float()
+        params = _wide(params)
         if self.kind == "bernoulli":
             per_d = -F.binary_cross_entropy_with_logits(params, x.float(), reduction="none")
         elif self.kind == "categorical":
@@ -90,7 +90,7 @@ class PixelLikelihood:
 
         Only ``"logistic"`` reads ``x`` (the earlier colours of each pixel).
         """
-        params = params.float()
+        params = _wide(params)
         if self.kind == "bernoulli":
             return torch.stack([F.logsigmoid(-params), F.logsigmoid(params)], dim=1)
         if self.kind == "categorical":
@@ -134,3 +134,8 @@ def _channel(x: Tensor, c: int) -> Tensor:
     mask = torch.zeros((1, x.shape[1], 1, 1), dtype=torch.bool, device=x.device)
     mask[:, c] = True
     return mask
+
+
+def _wide(t: Tensor) -> Tensor:
+    """``t`` in at least float32 (bf16 decoder outputs are promoted; float64 is kept)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))

@@ -51,16 +51,23 @@ def evaluate_likelihood(
             parts.append(model.log_prob(x[start : start + batch_size], yb).double().cpu())
     finally:
         model.train(was_training)
-    nll = -torch.cat(parts)
+    return {**summarize(-torch.cat(parts), model.num_dims), "density": model.density}
+
+
+def summarize(nll: Tensor, num_dims: int) -> dict[str, Any]:
+    """Mean and standard error over images of per-image NLLs ``[N]`` (nats), also in bits/dim.
+
+    Returns ``{"nll_nats", "nll_nats_stderr", "bits_per_dim", "bits_per_dim_stderr",
+    "num_images"}``.
+    """
+    nll = nll.double().cpu()
     n = nll.numel()
     mean = float(nll.mean())
     stderr = float(nll.std() / math.sqrt(n)) if n > 1 else float("nan")
-    d = model.num_dims
     return {
         "nll_nats": mean,
         "nll_nats_stderr": stderr,
-        "bits_per_dim": bits_per_dim(mean, d),
-        "bits_per_dim_stderr": bits_per_dim(stderr, d),
+        "bits_per_dim": bits_per_dim(mean, num_dims),
+        "bits_per_dim_stderr": bits_per_dim(stderr, num_dims),
         "num_images": n,
-        "density": model.density,
     }

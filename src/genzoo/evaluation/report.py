@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from genzoo.apps import completion_mask, completion_rows, save_grid
 from genzoo.data import Dataset
+from genzoo.evaluation.bounds import evaluate_bound
 from genzoo.evaluation.likelihood import evaluate_likelihood
 from genzoo.models.base import GenerativeModel
+from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
 
 METRICS_NAME = "metrics.json"
+#: test images of the IWAE bound in a run's final evaluation (k decoder passes per image)
+DEFAULT_IWAE_IMAGES = 256
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
@@ -36,6 +41,8 @@ def evaluate_run(
     num_completions: int = 8,
     mask: str = "top-half",
     batch_size: int = 256,
+    k: int = DEFAULT_K,
+    iwae_images: int | None = DEFAULT_IWAE_IMAGES,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``dataset.test`` and write the run's outputs into ``out_dir``.
 
@@ -43,6 +50,12 @@ def evaluate_run(
     model has a density), ``samples.png`` (``num_samples`` samples) and ``completion.png``
     (``num_completions`` test images: original row, masked row, then completions). Sampling
     uses a ``torch.Generator`` seeded with ``seed``.
+
+    For a latent-variable model (``density == "bound"``) ``metrics.json`` also holds ``bound``
+    (:func:`~genzoo.evaluation.bounds.evaluate_bound`: the ELBO, its reconstruction and KL terms
+    on every test image, the ``k``-sample IWAE bound on the first ``iwae_images``), ``test`` is
+    that IWAE bound (what ``log_prob`` computes), and ``reconstruction.png`` shows test images
+    over their reconstructions.
 
     Returns the metrics dictionary (also containing the paths written).
     """
@@ -57,7 +70,13 @@ def evaluate_run(
         "num_test_images": int(dataset.test.shape[0]),
         "density": model.density,
     }
-    if model.density != "none":
+    if isinstance(model, LatentVariableModel):
+        bound = evaluate_bound(
+            model, dataset.test, dataset.test_labels, k=k, iwae_images=iwae_images, seed=seed
+        )
+        metrics["bound"] = bound
+        metrics["test"] = {**bound["iwae"], "density": model.density, "k": bound["k"]}
+    elif model.density != "none":
         metrics["test"] = evaluate_likelihood(
             model, dataset.test, dataset.test_labels, batch_size=batch_size
         )
@@ -74,5 +93,28 @@ def evaluate_run(
     grid = completion_rows(model, images, given, y=labels, generator=generator)
     metrics["completion_png"] = str(save_grid(grid, dataset.levels, out / "completion.png", nrow=k))
     metrics["completion_mask"] = mask
+    if isinstance(model, LatentVariableModel):
+        metrics["reconstruction_png"] = str(
+            save_grid(
+                reconstruction_rows(model, dataset.test[:16], dataset.test_labels),
+                dataset.levels,
+                out / "reconstruction.png",
+                nrow=8,
+            )
+        )
     write_json(out / METRICS_NAME, metrics)
     return metrics
+
+
+def reconstruction_rows(
+    model: LatentVariableModel, images: Tensor, labels: Tensor | None, per_row: int = 8
+) -> Tensor:
+    """Rows of ``per_row`` test images, each followed by the row of their reconstructions."""
+    y = None if model.num_classes is None or labels is None else labels[: images.shape[0]]
+    rebuilt = model.reconstruct(images, y).cpu()
+    rows = [
+        part
+        for s in range(0, images.shape[0], per_row)
+        for part in (images[s : s + per_row], rebuilt[s : s + per_row])
+    ]
+    return torch.cat(rows)
