@@ -11,6 +11,13 @@ field (vertical ``4 x 7``, horizontal ``1 x 4`` with mask A) and later layers ``
 output head is ``ReLU -> 1x1 -> ReLU -> 1x1`` on the sum of skips; optional dropout inside the gated
 units (off by default) regularises small datasets.
 
+Optional ``embedding_dim`` (single-channel images only): the input enters as a learned embedding of
+its integer level instead of one scalar channel, for inputs whose levels are unordered symbols —
+e.g. VQ-VAE's code indices, where the scaled index would impose a meaningless order. The first
+layer then reads ``embedding_dim`` channels. The first layer never has a residual connection (it
+would add the current pixel itself to the horizontal stack: a leak when its input width equals
+``channels``).
+
 Cached sampling (Ramachandran et al. 2017, :class:`_GatedCache`): the vertical stack at row ``r``
 sees the whole of rows ``<= r``, so it is computed a row at a time once row ``r`` is complete (at
 the start of row ``r + 1``, the first row that reads it through the down-shift); the horizontal
@@ -41,6 +48,8 @@ class GatedPixelCNN(AutoregressiveModel):
         input_kernel_size: odd kernel width of the first layer.
         head_channels: features of the output ``1 x 1`` layers.
         dropout: dropout probability on the gated activations (training only).
+        embedding_dim: if set, the integer input goes through a learned ``levels x embedding_dim``
+            embedding instead of being scaled to one channel (needs one colour channel).
     """
 
     def __init__(
@@ -55,9 +64,15 @@ class GatedPixelCNN(AutoregressiveModel):
         input_kernel_size: int = 7,
         head_channels: int = 128,
         dropout: float = 0.0,
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
         colors = self.shape[0]
+        if embedding_dim is not None and (embedding_dim < 1 or colors != 1):
+            raise ConfigError(
+                f"embedding_dim must be a positive integer on single-channel images, got "
+                f"embedding_dim={embedding_dim} with {colors} channels; leave it None"
+            )
         if num_layers < 1:
             raise ConfigError(f"num_layers must be at least 1, got {num_layers}")
         for name, k in (("kernel_size", kernel_size), ("input_kernel_size", input_kernel_size)):
@@ -65,9 +80,11 @@ class GatedPixelCNN(AutoregressiveModel):
                 raise ConfigError(f"{name} must be a positive odd number, got {k}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        # None keeps the scalar input (and the state dict of models saved without the option)
+        self.embedding = None if embedding_dim is None else nn.Embedding(self.levels, embedding_dim)
         self.layers = nn.ModuleList(
             GatedLayer(
-                colors if i == 0 else channels,
+                (embedding_dim or colors) if i == 0 else channels,
                 channels,
                 input_kernel_size if i == 0 else kernel_size,
                 colors=colors,
@@ -78,9 +95,24 @@ class GatedPixelCNN(AutoregressiveModel):
             )
             for i in range(num_layers)
         )
+        # the first layer's input includes the current pixel (mask A only hides it from the
+        # convolutions): a residual there leaks x_ij whenever its input width equals `channels`
+        self.layers[0].residual = False
         self.head = CategoricalHead(channels, head_channels, self.levels, colors)
 
+    def input_features(self, x: Tensor) -> Tensor:
+        """Input channels of the first layer for integer ``x [n, C, ...]``: ``[n, C_in, ...]``.
+
+        ``C_in = C`` (the levels scaled to ``[-1, 1]``) or ``embedding_dim`` (their embedding).
+        """
+        if self.embedding is None:
+            return self.scale(x)
+        return self.embedding(x[:, 0].long()).movedim(-1, 1)
+
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        if self.embedding is not None:  # integer levels back from the scaled input, by rounding
+            levels = torch.round((x.detach() + 1.0) * ((self.levels - 1) / 2.0)).long()
+            x = self.input_features(levels.clamp_(0, self.levels - 1))
         v = h = x
         skip = None
         for layer in self.layers:
@@ -133,7 +165,7 @@ class _GatedCache:
 
     def _vertical_row(self, x: Tensor, r: int) -> None:
         """Run the vertical stack on the complete row ``r``; keep each layer's link to row r+1."""
-        v = self.model.scale(x[:, :, r])
+        v = self.model.input_features(x[:, :, r])
         for state in self.layers:
             state["v_in"].write_row(r, v)
             v_pre = conv_row(state["v_in"], *state["v"], r)
@@ -145,9 +177,9 @@ class _GatedCache:
     def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
         if j == 0 and c == 0 and i > 0:
             self._vertical_row(x, i - 1)
-        h = self.model.scale(x[:, :, i, j])
+        h = self.model.input_features(x[:, :, i, j])
         if c == 0 and j > 0:  # the previous pixel is now complete (the row above is never read)
-            self.layers[0]["h_in"].write(i, j - 1, self.model.scale(x[:, :, i, j - 1]))
+            self.layers[0]["h_in"].write(i, j - 1, self.model.input_features(x[:, :, i, j - 1]))
         skip = None
         for state in self.layers:
             state["h_in"].write(i, j, h)
