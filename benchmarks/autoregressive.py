@@ -80,8 +80,10 @@ def _pairs(flags: list[str]) -> dict[str, str]:
     return out
 
 
-def command(data: str, model: str, minutes: float, out: Path) -> list[str]:
-    recipe = RECIPES[data]
+def command(
+    data: str, model: str, minutes: float, out: Path, recipes: dict | None = None
+) -> list[str]:
+    recipe = (recipes or RECIPES)[data]
     flags = _pairs(recipe["*"])
     flags.update(_pairs(recipe.get(model, [])))  # per-model overrides
     pairs = [part for key, value in flags.items() for part in (key, value) if part]
@@ -89,9 +91,9 @@ def command(data: str, model: str, minutes: float, out: Path) -> list[str]:
             "--num-samples", "16", "--out", str(out)]  # fmt: skip
 
 
-def shown(data: str, model: str, minutes: float) -> str:
+def shown(data: str, model: str, minutes: float, recipes: dict | None = None) -> str:
     """The command as a user would type it (relative paths, the thread setting in front)."""
-    cmd = command(data, model, minutes, Path("runs") / f"bench-{data}" / model)
+    cmd = command(data, model, minutes, Path("runs") / f"bench-{data}" / model, recipes)
     return "OMP_NUM_THREADS=1 genzoo " + " ".join(cmd[1:])
 
 
@@ -144,6 +146,39 @@ def table(data: str) -> str:
     return "\n".join(lines)
 
 
+def run_jobs(
+    commands: dict[str, list[str]], shown_as: dict[str, str], data: str, jobs: int
+) -> None:
+    """Run ``genzoo train`` commands ``jobs`` at a time, one thread each; logs in ``RESULTS``.
+
+    Each run's ``--out`` directory must not exist yet; ``command.txt`` records the command.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    queue, running = list(commands), []
+    while queue or running:
+        while queue and len(running) < jobs:
+            model = queue.pop(0)
+            cmd = commands[model]
+            out = Path(cmd[cmd.index("--out") + 1])
+            if out.exists():
+                raise SystemExit(f"{out} exists; move it away to re-run {model}")
+            log = RESULTS / f"{data}-{model}.log"
+            print("$ OMP_NUM_THREADS=1", " ".join(cmd[1:]), flush=True)
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+            )
+            running.append((model, out, proc))
+        time.sleep(2)
+        for item in list(running):
+            model, out, proc = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            if proc.returncode != 0:
+                raise SystemExit(f"{model} failed; see {RESULTS}/{data}-{model}.log")
+            (out / "command.txt").write_text(shown_as[model] + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=sorted(RECIPES), required=True)
@@ -155,30 +190,12 @@ def main() -> None:
     root = ROOT / "runs" / f"bench-{args.data}"
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.collect:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        queue, running = list(args.models), []
-        while queue or running:
-            while queue and len(running) < args.jobs:
-                model = queue.pop(0)
-                out = root / model
-                if out.exists():
-                    raise SystemExit(f"{out} exists; move it away to re-run {model}")
-                cmd = command(args.data, model, args.minutes, out)
-                log = RESULTS / f"{args.data}-{model}.log"
-                print("$ OMP_NUM_THREADS=1", " ".join(cmd[1:]), flush=True)
-                proc = subprocess.Popen(
-                    cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-                )
-                running.append((model, out, cmd, proc))
-            time.sleep(2)
-            for item in list(running):
-                model, out, cmd, proc = item
-                if proc.poll() is None:
-                    continue
-                running.remove(item)
-                if proc.returncode != 0:
-                    raise SystemExit(f"{model} failed; see {RESULTS}/{args.data}-{model}.log")
-                (out / "command.txt").write_text(shown(args.data, model, args.minutes) + "\n")
+        run_jobs(
+            {m: command(args.data, m, args.minutes, root / m) for m in args.models},
+            {m: shown(args.data, m, args.minutes) for m in args.models},
+            args.data,
+            args.jobs,
+        )
     done = [m for m in args.models if (root / m / "metrics.json").exists()]
     rows = [summarize(root / m, args.data, args.minutes) for m in done]
     payload = {"data": args.data, "minutes": args.minutes, "results": rows}

@@ -16,7 +16,7 @@ TINY = ["--latent-dim", "4", "--channels", "8", "--hidden", "32"]
 def vae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "vae"
     argv = ["train", "vae", "--data", "digits", "--steps", "200", "--batch-size", "64"]
-    assert main([*argv, "--out", str(out), "--k", "20", "--iwae-images", "30", *TINY]) == 0
+    assert main([*argv, "--out", str(out), "--iwae-k", "20", "--iwae-images", "30", *TINY]) == 0
     return out
 
 
@@ -34,7 +34,7 @@ def test_train_reports_elbo_terms_and_iwae_bound(vae_run, capsys):
 
 
 def test_eval_with_chosen_k_prints_both_bounds(vae_run, capsys):
-    assert main(["eval", str(vae_run), "--k", "5", "--iwae-images", "0"]) == 0
+    assert main(["eval", str(vae_run), "--iwae-k", "5", "--iwae-images", "0"]) == 0
     out = capsys.readouterr().out
     assert "test ELBO" in out and "IWAE bound (k=5)" in out and "on the first 297 images" in out
 
@@ -58,7 +58,15 @@ def test_interpolate_needs_a_latent_model(tmp_path, capsys):
     assert "no latent space" in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("flags", [["--k", "0"], ["--iwae-images", "-1"]])
+@pytest.mark.parametrize("flags", [["--iwae-k", "0"], ["--iwae-images", "-1"]])
 def test_bad_bound_flags(vae_run, flags, capsys):
     assert main(["eval", str(vae_run), *flags]) == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_model_k_and_evaluation_k_are_separate_flags(tmp_path):
+    out = tmp_path / "iwae"
+    argv = ["train", "iwae", "--data", "digits", "--steps", "3", "--k", "2", *TINY]
+    assert main([*argv, "--iwae-k", "3", "--iwae-images", "5", "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["k"] == 2
+    assert json.loads((out / "metrics.json").read_text())["bound"]["k"] == 3

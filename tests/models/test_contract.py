@@ -123,6 +123,15 @@ def test_causality(name, shape, generator):
     assert causality_violations(model, shape, generator) == []
 
 
+def test_gated_pixelcnn_first_layer_never_leaks_through_its_residual(generator):
+    """With ``channels == colors`` the first layer's residual would add ``x_ij`` itself."""
+    torch.manual_seed(0)
+    model = genzoo.create_model(
+        "gated_pixelcnn", shape=(3, 3, 3), levels=5, channels=3, num_layers=2, head_channels=8
+    ).double()
+    assert causality_violations(model, (3, 3, 3), generator) == []
+
+
 def test_causality_check_catches_a_leak(generator):
     """Negative control: a PixelCNN whose input mask is B (a classic leak) must be caught."""
     from genzoo.nn import MaskedConv2d

@@ -23,6 +23,24 @@ TINY: dict[str, dict[str, Any]] = {
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
     "vae": {"latent_dim": 2, "channels": 4, "hidden": 8},
     "iwae": {"latent_dim": 2, "channels": 4, "hidden": 8, "k": 3},
+    "vae_hierarchical": {"latent_dim": 2, "channels": 4, "hidden": 8, "mlp_hidden": 8, "k": 3},
+    "vae_iaf": {
+        "latent_dim": 3,
+        "channels": 4,
+        "hidden": 8,
+        "flow_steps": 2,
+        "flow_hidden": 6,
+        "flow_layers": 1,
+        "context_dim": 3,
+    },
+    "vqvae": {
+        "codebook_size": 5,
+        "code_dim": 3,
+        "channels": 4,
+        "prior_channels": 6,
+        "prior_layers": 2,
+        "prior_embedding_dim": 3,
+    },
 }
 
 

@@ -181,12 +181,15 @@ def add_seed_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--k`` and ``--iwae-images``: the IWAE bound of latent-variable models."""
+    """``--iwae-k`` and ``--iwae-images``: the IWAE bound of latent-variable models.
+
+    (Not ``--k``: that is the training-sample hyper-parameter of ``iwae`` and others.)
+    """
     from genzoo.evaluation.report import DEFAULT_IWAE_IMAGES
     from genzoo.models.vae.base import DEFAULT_K
 
     parser.add_argument(
-        "--k",
+        "--iwae-k",
         type=int,
         default=DEFAULT_K,
         help=f"importance samples of latent-variable models' IWAE bound (default: {DEFAULT_K})",
@@ -202,8 +205,8 @@ def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
 
 def bound_options(args: argparse.Namespace) -> dict[str, Any]:
     """``evaluate_run`` keywords from :func:`add_bound_arguments` flags, validated."""
-    if args.k < 1:
-        raise GenzooError(f"--k must be positive, got {args.k}")
+    if args.iwae_k < 1:
+        raise GenzooError(f"--iwae-k must be positive, got {args.iwae_k}")
     if args.iwae_images < 0:
         raise GenzooError(f"--iwae-images must be >= 0 (0: all), got {args.iwae_images}")
-    return {"k": args.k, "iwae_images": args.iwae_images or None}
+    return {"k": args.iwae_k, "iwae_images": args.iwae_images or None}

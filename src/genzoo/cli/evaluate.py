@@ -1,7 +1,7 @@
 """``genzoo eval DIR``: test likelihood (nats/image, bits/dim), sample and completion grids.
 
 For latent-variable models: the ELBO with its reconstruction and KL terms, and the IWAE bound
-with ``--k`` importance samples (default 1,000) on the first ``--iwae-images`` test images.
+with ``--iwae-k`` importance samples (default 1,000) on the first ``--iwae-images`` test images.
 """
 
 from __future__ import annotations

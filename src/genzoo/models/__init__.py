@@ -21,6 +21,9 @@ from genzoo.models.registry import (
 from genzoo.models.vae import (  # noqa: F401
     iwae,
     vae,
+    vae_hierarchical,
+    vae_iaf,
+    vqvae,
 )
 
 __all__ = [

@@ -1,0 +1,143 @@
+"""The VAE family on the same data, CPU budget and test images, next to the autoregressive models.
+
+Each model trains from the command line (``genzoo train``) for a fixed wall-clock budget on one
+CPU thread (``OMP_NUM_THREADS=1``, ``--jobs`` side by side, nothing else running); its final
+evaluation (fp32) gives the ELBO with its reconstruction and KL terms on every test image and the
+IWAE bound with k = 1,000 on the first ``IWAE_IMAGES[data]`` test images. The autoregressive runs
+of ``benchmarks/autoregressive.py`` (same directory ``runs/bench-DATA``) are re-scored on those
+same first images, so the bound-vs-exact comparison is paired.
+
+    python benchmarks/vae.py --data digits --minutes 5
+    python benchmarks/vae.py --data fashion-mnist --minutes 10
+    python benchmarks/vae.py --data digits --collect   # table from existing runs
+
+The table lands in ``benchmarks/results/vae-DATA.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from autoregressive import MODELS as AR_MODELS
+from autoregressive import RESULTS, ROOT, command, run_jobs, shown
+
+MODELS = ["vae", "iwae", "vae_iaf", "vae_hierarchical", "vqvae"]
+#: test images of the k = 1,000 IWAE bound (k decoder passes each; 28x28 decoders cost ~2 ms)
+IWAE_IMAGES = {"digits": 297, "fashion-mnist": 100}
+
+RECIPES: dict[str, dict[str, list[str]]] = {
+    "digits": {
+        # as the autoregressive recipe: 200 training images held out, the best weights kept
+        "*": ["--lr", "1e-3", "--validation", "200", "--keep-best", "--eval-every", "100",
+              "--seed", "0", "--iwae-images", "297"],
+    },
+    "fashion-mnist": {
+        "*": ["--lr", "1e-3", "--eval-every", "0", "--checkpoint-every", "1000", "--seed", "0",
+              "--iwae-images", "100"],
+    },
+}  # fmt: skip
+
+
+def summarize(run_dir: Path, data: str, minutes: float) -> dict:
+    import genzoo
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    cfg = json.loads((run_dir / "train_config.json").read_text())
+    with (run_dir / "metrics.csv").open() as fh:
+        last = list(csv.DictReader(fh))[-1]
+    steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
+    bound = metrics["bound"]
+    model = genzoo.load_model(run_dir)
+    return {
+        "model": metrics["model"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "likelihood": model.likelihood.kind,
+        "steps": steps,
+        "train_images_per_s": round(steps * batch / float(last["train_seconds"]), 1),
+        "precision": cfg["precision"],
+        "elbo_bits_per_dim": round(bound["elbo"]["bits_per_dim"], 4),
+        "elbo_bits_per_dim_stderr": round(bound["elbo"]["bits_per_dim_stderr"], 4),
+        "reconstruction_nats": round(bound["reconstruction_nats"], 2),
+        "kl_nats": round(bound["kl_nats"], 2),
+        "num_test_images": bound["num_images"],
+        "k": bound["k"],
+        "iwae_images": bound["iwae_images"],
+        "iwae_bits_per_dim": round(bound["iwae"]["bits_per_dim"], 4),
+        "elbo_bits_per_dim_on_iwae_images": round(bound["elbo_on_iwae_images"]["bits_per_dim"], 4),
+        "command": shown(data, metrics["model"], minutes, RECIPES),
+    }
+
+
+def autoregressive_on_same_images(data: str, count: int) -> list[dict]:
+    """Exact test bits/dim of the autoregressive benchmark runs on the first ``count`` images."""
+    import genzoo
+    from genzoo.evaluation import evaluate_likelihood
+
+    root = ROOT / "runs" / f"bench-{data}"
+    dataset = genzoo.load_dataset(data)
+    rows = []
+    for name in AR_MODELS:
+        if not (root / name / "metrics.json").exists():
+            continue
+        model = genzoo.load_model(root / name).float()
+        result = evaluate_likelihood(model, dataset.test[:count], batch_size=50)
+        rows.append({"model": name, "exact_bits_per_dim": round(result["bits_per_dim"], 4)})
+    return rows
+
+
+def table(data: str) -> str:
+    payload = json.loads((RESULTS / f"vae-{data}.json").read_text())
+    n = IWAE_IMAGES[data]
+    lines = [
+        f"| model | likelihood | parameters | steps | train img/s | ELBO bits/dim ± s.e. (all "
+        f"test) | reconstruction / KL nats | ELBO, first {n} | IWAE k=1000, first {n} |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(payload["results"], key=lambda r: r["iwae_bits_per_dim"], reverse=True):
+        lines.append(
+            f"| {r['model']} | {r['likelihood']} | {r['parameters']:,} | {r['steps']} | "
+            f"{r['train_images_per_s']} | {r['elbo_bits_per_dim']:.4f} ± "
+            f"{r['elbo_bits_per_dim_stderr']:.4f} | {r['reconstruction_nats']:.1f} / "
+            f"{r['kl_nats']:.1f} | {r['elbo_bits_per_dim_on_iwae_images']:.4f} | "
+            f"**{r['iwae_bits_per_dim']:.4f}** |"
+        )
+    for r in payload["autoregressive_same_images"]:
+        lines.append(f"| {r['model']} (exact) | | | | | | | | {r['exact_bits_per_dim']:.4f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", choices=sorted(RECIPES), required=True)
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one per core)")
+    parser.add_argument("--collect", action="store_true", help="only rebuild the table")
+    args = parser.parse_args()
+    root = ROOT / "runs" / f"bench-{args.data}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if not args.collect:
+        run_jobs(
+            {m: command(args.data, m, args.minutes, root / m, RECIPES) for m in args.models},
+            {m: shown(args.data, m, args.minutes, RECIPES) for m in args.models},
+            args.data,
+            args.jobs,
+        )
+    done = [m for m in MODELS if (root / m / "metrics.json").exists()]
+    payload = {
+        "data": args.data,
+        "minutes": args.minutes,
+        "results": [summarize(root / m, args.data, args.minutes) for m in done],
+        "autoregressive_same_images": autoregressive_on_same_images(
+            args.data, IWAE_IMAGES[args.data]
+        ),
+    }
+    (RESULTS / f"vae-{args.data}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    print(table(args.data))
+
+
+if __name__ == "__main__":
+    main()
