@@ -1,9 +1,10 @@
-"""Run every benchmark and print the README's results tables (``make bench``; ~2 hours on 2 cores).
+"""Run every benchmark and print the README's results tables (``make bench``; ~3 hours on 2 cores).
 
 1. ``throughput.py``: genzoo's engine vs a plain masked-conv reference, images/s and bits/dim.
 2. ``sampling.py``: cached vs naive sampling, images/s.
 3. ``autoregressive.py``: every autoregressive model on digits (5 minutes each) and on
    Fashion-MNIST (10 minutes each), one CPU thread per run, two runs side by side.
+4. ``vae.py``: the VAE family with the same budgets, next to step 3's models on the same images.
 
 Results land in ``benchmarks/results/`` and ``runs/bench-*``.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import autoregressive
+import vae
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -73,6 +75,9 @@ def collect() -> str:
     for data in autoregressive.RECIPES:
         if (RESULTS / f"autoregressive-{data}.json").exists():
             lines += [f"{data}:", "", autoregressive.table(data), ""]
+    for data in vae.RECIPES:
+        if (RESULTS / f"vae-{data}.json").exists():
+            lines += [f"VAE family, {data}:", "", vae.table(data), ""]
     return "\n".join(lines)
 
 
@@ -90,6 +95,9 @@ def main() -> None:
         for data, minutes in (("digits", 5), ("fashion-mnist", 10)):
             run([py, "benchmarks/autoregressive.py", "--data", data, "--minutes", str(minutes),
                  "--jobs", "2"], RESULTS / f"autoregressive-{data}.log")  # fmt: skip
+        for data, minutes in (("digits", 5), ("fashion-mnist", 10)):
+            run([py, "benchmarks/vae.py", "--data", data, "--minutes", str(minutes),
+                 "--jobs", "2"], RESULTS / f"vae-{data}.log")  # fmt: skip
     print(collect())
 
 

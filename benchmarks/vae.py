@@ -11,7 +11,8 @@ same first images, so the bound-vs-exact comparison is paired.
     python benchmarks/vae.py --data fashion-mnist --minutes 10
     python benchmarks/vae.py --data digits --collect   # table from existing runs
 
-The table lands in ``benchmarks/results/vae-DATA.json``.
+The table lands in ``benchmarks/results/vae-DATA.json``, reconstruction and sample grids in
+``benchmarks/results/figures/``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
+from autoregressive import GENZOO, RESULTS, ROOT, command, run_jobs, shown
 from autoregressive import MODELS as AR_MODELS
-from autoregressive import RESULTS, ROOT, command, run_jobs, shown
 
 MODELS = ["vae", "iwae", "vae_iaf", "vae_hierarchical", "vqvae"]
 #: test images of the k = 1,000 IWAE bound (k decoder passes each; 28x28 decoders cost ~2 ms)
@@ -127,6 +130,14 @@ def main() -> None:
             args.jobs,
         )
     done = [m for m in MODELS if (root / m / "metrics.json").exists()]
+    figures = RESULTS / "figures"
+    figures.mkdir(exist_ok=True)
+    for m in done:  # the README links these: test images over their reconstructions, samples
+        for name in ("reconstruction", "samples"):
+            shutil.copyfile(root / m / f"{name}.png", figures / f"vae-{args.data}-{m}-{name}.png")
+        out = figures / f"vae-{args.data}-{m}-interpolation.png"
+        subprocess.run([GENZOO, "interpolate", str(root / m), "--out", str(out), "--pairs", "6",
+                        "--steps", "10"], check=True)  # fmt: skip
     payload = {
         "data": args.data,
         "minutes": args.minutes,
