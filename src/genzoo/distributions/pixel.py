@@ -75,7 +75,7 @@ class PixelLikelihood:
         Returns:
             ``[B]`` (float32 or wider).
         """
-        params = _wide(params)
+        params = wide(params)
         if self.kind == "bernoulli":
             per_d = -F.binary_cross_entropy_with_logits(params, x.float(), reduction="none")
         elif self.kind == "categorical":
@@ -90,7 +90,7 @@ class PixelLikelihood:
 
         Only ``"logistic"`` reads ``x`` (the earlier colours of each pixel).
         """
-        params = _wide(params)
+        params = wide(params)
         if self.kind == "bernoulli":
             return torch.stack([F.logsigmoid(-params), F.logsigmoid(params)], dim=1)
         if self.kind == "categorical":
@@ -136,6 +136,6 @@ def _channel(x: Tensor, c: int) -> Tensor:
     return mask
 
 
-def _wide(t: Tensor) -> Tensor:
-    """``t`` in at least float32 (bf16 decoder outputs are promoted; float64 is kept)."""
+def wide(t: Tensor) -> Tensor:
+    """``t`` in at least float32: bf16 outputs under autocast are promoted, float64 is kept."""
     return t.to(torch.promote_types(t.dtype, torch.float32))

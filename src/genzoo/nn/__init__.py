@@ -1,5 +1,7 @@
-"""Layers: masked and shifted convolutions, gated blocks."""
+"""Layers: masked and shifted convolutions, gated blocks, MADE layers, conv encoder/decoder."""
 
+from genzoo.nn.convnets import ConvDecoder, ConvEncoder
+from genzoo.nn.made import AutoregressiveMLP, MaskedLinear, made_masks
 from genzoo.nn.masked import (
     CategoricalHead,
     MaskedConv1x1,
@@ -12,12 +14,17 @@ from genzoo.nn.masked import (
 )
 
 __all__ = [
+    "AutoregressiveMLP",
     "CategoricalHead",
+    "ConvDecoder",
+    "ConvEncoder",
     "MaskedConv1x1",
     "MaskedConv2d",
+    "MaskedLinear",
     "ShiftedConv2d",
     "causal_kernel_mask",
     "center_mask",
     "channel_groups",
+    "made_masks",
     "shift_down",
 ]

@@ -25,18 +25,13 @@ from genzoo.distributions.gaussian import (
     standard_normal,
     standard_normal_log_prob,
 )
-from genzoo.distributions.pixel import PixelLikelihood
+from genzoo.distributions.pixel import PixelLikelihood, wide
 from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
 from genzoo.models.vae.base import LatentVariableModel, resolve_likelihood
 from genzoo.nn.convnets import ConvDecoder, ConvEncoder
 
 LOG_VAR_RANGE = (-16.0, 8.0)
-
-
-def wide(t: Tensor) -> Tensor:
-    """``t`` in at least float32 (latent arithmetic stays accurate under bf16 autocast)."""
-    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 @register_model("vae")

@@ -38,11 +38,11 @@ from genzoo.distributions.gaussian import (
     standard_normal,
     standard_normal_log_prob,
 )
-from genzoo.distributions.pixel import PixelLikelihood
+from genzoo.distributions.pixel import PixelLikelihood, wide
 from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
 from genzoo.models.vae.base import LatentVariableModel, resolve_likelihood
-from genzoo.models.vae.vae import LOG_VAR_RANGE, wide
+from genzoo.models.vae.vae import LOG_VAR_RANGE
 from genzoo.nn.convnets import ConvDecoder, ConvEncoder
 
 

@@ -38,9 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.distributions.pixel import wide
 from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
-from genzoo.models.vae.vae import VAE, wide
+from genzoo.models.vae.vae import VAE
 from genzoo.nn.made import AutoregressiveMLP
 
 #: initial bias of each step's gate pre-activation ``s``: ``sigmoid(1) = 0.73`` keeps much of

@@ -57,12 +57,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from genzoo.distributions.pixel import PixelLikelihood
+from genzoo.distributions.pixel import PixelLikelihood, wide
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.gated_pixelcnn import GatedPixelCNN
 from genzoo.models.registry import register_model
 from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel, resolve_likelihood
-from genzoo.models.vae.vae import wide
 from genzoo.nn.convnets import default_stages, stage_sizes
 
 
