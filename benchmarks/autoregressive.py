@@ -179,23 +179,33 @@ def run_jobs(
             (out / "command.txt").write_text(shown_as[model] + "\n")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", choices=sorted(RECIPES), required=True)
+def train_all(description: str, recipes: dict, models: list[str]) -> argparse.Namespace:
+    """The shared command line of the family benchmarks: parse it, then train every model.
+
+    Returns the arguments, with ``args.root`` = ``runs/bench-DATA``; ``--collect`` skips training.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", choices=sorted(recipes), required=True)
     parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--models", nargs="*", default=MODELS)
+    parser.add_argument("--models", nargs="*", default=models)
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one per core)")
     parser.add_argument("--collect", action="store_true", help="only rebuild the table")
     args = parser.parse_args()
-    root = ROOT / "runs" / f"bench-{args.data}"
+    args.root = ROOT / "runs" / f"bench-{args.data}"
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.collect:
         run_jobs(
-            {m: command(args.data, m, args.minutes, root / m) for m in args.models},
-            {m: shown(args.data, m, args.minutes) for m in args.models},
+            {m: command(args.data, m, args.minutes, args.root / m, recipes) for m in args.models},
+            {m: shown(args.data, m, args.minutes, recipes) for m in args.models},
             args.data,
             args.jobs,
         )
+    return args
+
+
+def main() -> None:
+    args = train_all(__doc__.split("\n")[0], RECIPES, MODELS)
+    root = args.root
     done = [m for m in args.models if (root / m / "metrics.json").exists()]
     rows = [summarize(root / m, args.data, args.minutes) for m in done]
     payload = {"data": args.data, "minutes": args.minutes, "results": rows}

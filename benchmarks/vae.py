@@ -17,14 +17,13 @@ The table lands in ``benchmarks/results/vae-DATA.json``, reconstruction and samp
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from autoregressive import GENZOO, RESULTS, ROOT, command, run_jobs, shown
+from autoregressive import GENZOO, RESULTS, ROOT, shown, train_all
 from autoregressive import MODELS as AR_MODELS
 
 MODELS = ["vae", "iwae", "vae_iaf", "vae_hierarchical", "vqvae"]
@@ -153,22 +152,8 @@ def table(data: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", choices=sorted(RECIPES), required=True)
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--models", nargs="*", default=MODELS)
-    parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one per core)")
-    parser.add_argument("--collect", action="store_true", help="only rebuild the table")
-    args = parser.parse_args()
-    root = ROOT / "runs" / f"bench-{args.data}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if not args.collect:
-        run_jobs(
-            {m: command(args.data, m, args.minutes, root / m, RECIPES) for m in args.models},
-            {m: shown(args.data, m, args.minutes, RECIPES) for m in args.models},
-            args.data,
-            args.jobs,
-        )
+    args = train_all(__doc__.split("\n")[0], RECIPES, MODELS)
+    root = args.root
     done = [m for m in MODELS if (root / m / "metrics.json").exists()]
     figures = RESULTS / "figures"
     figures.mkdir(exist_ok=True)
