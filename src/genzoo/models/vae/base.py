@@ -67,6 +67,8 @@ class LatentVariableModel(GenerativeModel):
     stochastic_encoder: ClassVar[bool] = True
     #: importance samples of the training objective: 1 is the ELBO, k > 1 the IWAE bound
     train_samples: int = 1
+    #: weight of the KL term in the ELBO objective (beta-VAE; 1 is the ELBO)
+    beta: float = 1.0
     likelihood: PixelLikelihood
 
     # -------------------------------------------------------------- hooks
@@ -226,13 +228,11 @@ class LatentVariableModel(GenerativeModel):
         x, y = self._inputs(x, y, k)
         q = self.posterior(x, y)
         step = max(1, self._chunk(x.shape[0]))
-        total = None
+        total = torch.full((x.shape[0],), -math.inf, dtype=torch.float64, device=x.device)
         for start in range(0, k, step):
             z, log_q = self.sample_posterior(q, min(step, k - start), generator)
             log_w = self.log_likelihood(x, z, y) + self.log_prior(z, y) - log_q
-            chunk = torch.logsumexp(log_w.double(), 0)
-            total = chunk if total is None else torch.logaddexp(total, chunk)
-        assert total is not None  # k >= 1 was checked
+            total = torch.logaddexp(total, torch.logsumexp(log_w.double(), 0))
         return (total - math.log(k)).to(torch.promote_types(self.dtype, torch.float32))
 
     def log_prob(
@@ -280,8 +280,7 @@ class LatentVariableModel(GenerativeModel):
                 "bits_per_dim": objective.detach() * scale,
             }
         terms = self.elbo_terms(x, y)
-        beta = float(getattr(self, "beta", 1.0))
-        objective = -(terms["reconstruction"] - beta * terms["kl"]).mean()
+        objective = -(terms["reconstruction"] - self.beta * terms["kl"]).mean()
         elbo = terms["elbo"].mean().detach()
         return {
             "loss": objective / self.num_dims,
