@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from genzoo.errors import UnsupportedError
@@ -31,8 +32,30 @@ def interpolation_rows(
     interpolate = getattr(model, "interpolate", None)
     if interpolate is None:
         raise UnsupportedError(
-            f"{model.name} has no latent space to interpolate in; use a latent-variable model "
-            "(e.g. vae, iwae, vqvae)"
+            f"{model.name} has no latent space with an encoder to interpolate in; use a "
+            "latent-variable model (e.g. vae, iwae, vqvae), or latent_walk_rows for a GAN"
         )
     path = interpolate(start, end, steps=steps, y=y)  # [steps, P, C, H, W]
+    return path.transpose(0, 1).flatten(0, 1).cpu()
+
+
+def latent_walk_rows(
+    model: GenerativeModel,
+    rows: int,
+    *,
+    steps: int = 10,
+    y: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Decoded great circles between random latents (a GAN's ``latent_walk``).
+
+    Returns LongTensor ``[rows * steps, C, H, W]``, row-major like :func:`interpolation_rows`.
+    """
+    walk = getattr(model, "latent_walk", None)
+    if walk is None:
+        raise UnsupportedError(
+            f"{model.name} has no latent space to walk in; use a latent-variable model "
+            "(vae, iwae, vqvae, ...) or a GAN (gan, dcgan, wgan_gp, sngan)"
+        )
+    path = walk(rows, steps, y, generator=generator)  # [steps, rows, C, H, W]
     return path.transpose(0, 1).flatten(0, 1).cpu()

@@ -1,4 +1,8 @@
-"""``genzoo interpolate DIR --out FILE.png``: walk the latent space between test images."""
+"""``genzoo interpolate DIR --out FILE.png``: walk the latent space.
+
+Models with an encoder (VAEs) interpolate between the latents of pairs of test images; GANs,
+which have none, walk great circles between random latents.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from genzoo.errors import GenzooError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("interpolate", help="interpolate between test images in latent space")
+    p = sub.add_parser(
+        "interpolate",
+        help="walk the latent space: between test images (VAEs) or random latents (GANs)",
+    )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `genzoo train`")
     p.add_argument("--out", required=True, help="output PNG: one row per pair of images")
     p.add_argument("--pairs", type=int, default=8, help="pairs of test images (default: 8)")
@@ -24,13 +31,23 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from genzoo.apps import save_grid
-    from genzoo.apps.interpolation import interpolation_rows
+    from genzoo.apps.interpolation import interpolation_rows, latent_walk_rows
 
     if args.pairs < 1 or args.steps < 2:
         raise GenzooError("--pairs must be >= 1 and --steps >= 2")
     if Path(args.out).suffix.lower() != ".png":
         raise GenzooError(f"--out must end in .png, got {args.out}")
     model = load_run_model(args.run_dir)
+    if not hasattr(model, "interpolate") and hasattr(model, "latent_walk"):
+        # no encoder (a GAN): walk between random latents instead of test images
+        generator = torch.Generator().manual_seed(args.seed)
+        grid = latent_walk_rows(model, args.pairs, steps=args.steps, generator=generator)
+        save_grid(grid, model.levels, Path(args.out), nrow=args.steps)
+        print(
+            f"wrote {args.out} ({args.pairs} rows of {args.steps} images, random latent to "
+            "random latent along great circles)"
+        )
+        return 0
     dataset = run_data(Path(args.run_dir), args)
     n = dataset.test.shape[0]
     if n < 2:

@@ -77,7 +77,13 @@ def run(args: argparse.Namespace) -> int:
     hparams = picked(args, getattr(args, "hparam_names", ()))
     flags = picked(args, dataclass_params(TrainConfig))
     flags.setdefault("progress", sys.stderr.isatty())  # a bar for people, none for logs
-    config = TrainConfig(**flags)
+    recommended = {
+        k: v for k, v in get_model_class(args.model).train_defaults.items() if k not in flags
+    }
+    if recommended:
+        shown = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in recommended.items())
+        say(f"{args.model}'s recommended training settings (override with the flags): {shown}")
+    config = TrainConfig.recommended(args.model, **flags)
     config.validate()  # fail before any data is loaded or file written
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
     out = Path(args.out or f"runs/{args.model}-{data_name}")

@@ -79,6 +79,12 @@ class GenerativeModel(nn.Module):
     name: ClassVar[str] = ""
     #: what ``log_prob`` returns: ``"exact"`` log-likelihood, a lower ``"bound"``, or ``"none"``.
     density: ClassVar[str] = "none"
+    #: ``True`` for two-player models (GANs): the training engine then alternates
+    #: ``discriminator_loss`` and ``generator_loss`` steps instead of minimising ``loss``.
+    adversarial: ClassVar[bool] = False
+    #: :class:`~genzoo.training.TrainConfig` values this model is best trained with (the
+    #: CLI applies them unless a flag is given; ``TrainConfig.recommended(model)`` in Python).
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     config: dict[str, Any]
 

@@ -39,6 +39,12 @@ def check_data(model: GenerativeModel, dataset: Dataset, config: TrainConfig) ->
             f"the model is class-conditional ({model.num_classes} classes) but {dataset.name!r} "
             "has no labels; create the model with num_classes=None"
         )
+    if config.keep_best and model.density == "none":
+        raise ConfigError(
+            f"--keep-best picks weights by their validation likelihood, but {model.name} has "
+            "none (density='none'); drop --keep-best and compare checkpoints with `genzoo eval` "
+            "(FID, KID, precision/recall)"
+        )
     if config.binarize == "dynamic" and dataset.levels != 2:
         raise ConfigError(
             f"--binarize dynamic needs binary data, but {dataset.name!r} has {dataset.levels} "

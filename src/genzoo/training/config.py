@@ -75,6 +75,17 @@ class TrainConfig:
         ),
     )
     lr: float = field(default=1e-3, metadata=_help("peak learning rate of AdamW"))
+    adam_beta1: float = field(
+        default=0.9,
+        metadata=_help(
+            "AdamW's beta1, the decay of the gradient average (GANs: 0.5, WGAN-GP: 0; `genzoo "
+            "train` uses each model's recommended value unless this flag is given)"
+        ),
+    )
+    adam_beta2: float = field(
+        default=0.999,
+        metadata=_help("AdamW's beta2, the decay of the squared-gradient average (WGAN-GP: 0.9)"),
+    )
     weight_decay: float = field(
         default=0.0,
         metadata=_help("AdamW decoupled weight decay on weight matrices and kernels (not biases)"),
@@ -221,6 +232,19 @@ class TrainConfig:
             )
         return self
 
+    @classmethod
+    def recommended(cls, model: Any, **overrides: Any) -> "TrainConfig":
+        """The defaults, then ``model``'s recommended settings (``train_defaults``, e.g. a GAN's
+        Adam betas and learning rate), then ``overrides``.
+
+        ``model`` is a model, a model class or a registered model name.
+        """
+        if isinstance(model, str):
+            from genzoo.models.registry import get_model_class
+
+            model = get_model_class(model)
+        return cls(**{**getattr(model, "train_defaults", {}), **overrides})
+
     def budget(self) -> tuple[str, float]:
         """The active budget as ``(kind, amount)``: ``("steps", 1000)``, ``("minutes", 3.0)``."""
         for name in ("steps", "epochs", "minutes"):
@@ -275,6 +299,8 @@ RULES: dict[str, Rule] = {
     "minutes": (lambda v: _finite(v) and v >= 0, "a non-negative number (0 = no time budget)"),
     "batch_size": (lambda v: v >= 1, "a positive integer"),
     "lr": (lambda v: _finite(v) and v > 0, "a positive number, e.g. 1e-3"),
+    "adam_beta1": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.9 (0.5 for GANs)"),
+    "adam_beta2": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.999"),
     "weight_decay": (lambda v: _finite(v) and v >= 0, "a non-negative number, e.g. 0.01"),
     "lr_schedule": (lambda v: v in LR_SCHEDULES, f"one of {', '.join(LR_SCHEDULES)}"),
     "warmup_steps": (lambda v: v >= 0, "a non-negative integer"),

@@ -139,10 +139,15 @@ class _Progress:
             last_eval=state.get("last_eval"),
         )
 
-    def advance(self, batch_size: int, steps_per_epoch: int, seconds: float) -> None:
+    def advance(self, images: int, steps_per_epoch: int, seconds: float) -> None:
+        """One optimizer step (of every player) done: count it and move to the next batch."""
         self.step += 1
-        self.images_seen += batch_size
+        self.images_seen += images
         self.train_seconds += seconds
+        self.next_batch(steps_per_epoch)
+
+    def next_batch(self, steps_per_epoch: int) -> None:
+        """Move to the next batch of the data order (a GAN's critic takes several per step)."""
         self.batch_in_epoch += 1
         if self.batch_in_epoch == steps_per_epoch:
             self.epoch, self.batch_in_epoch = self.epoch + 1, 0
@@ -253,9 +258,19 @@ def _train(
     set_memory_format(model, memory_format)
     model.train()
     ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
-    fmodel, foptimizer = fabric.setup(model, optimizer)
-    fmodel.mark_forward_method("loss")
+    # one optimiser, or one per player of an adversarial model (discriminator, generator)
+    optimizers = [
+        torch.optim.AdamW(
+            _param_groups(part, config.weight_decay),
+            lr=config.lr,
+            betas=(config.adam_beta1, config.adam_beta2),
+        )
+        for part in _players(model)
+    ]
+    fmodel, *foptimizers = fabric.setup(model, *optimizers)
+    for method in ("loss", "discriminator_loss", "generator_loss"):
+        if hasattr(model, method):
+            fmodel.mark_forward_method(method)
     raw: GenerativeModel = fmodel.module  # the very `model` object, now on the device
     if ema is not None:
         ema.module.to(fabric.device)
@@ -263,9 +278,12 @@ def _train(
     progress = _Progress()
     if state is not None:
         progress = _Progress.from_checkpoint(state)
-        optimizer.load_state_dict(state["optimizer"])
-        for group in optimizer.param_groups:  # the current config wins (the lr is set per step)
-            group["weight_decay"] = config.weight_decay if group["name"] == "decay" else 0.0
+        saved = state["optimizer"] if isinstance(state["optimizer"], list) else [state["optimizer"]]
+        for optimizer, optimizer_state in zip(optimizers, saved, strict=True):
+            optimizer.load_state_dict(optimizer_state)
+            for group in optimizer.param_groups:  # the current config wins (lr is set per step)
+                group["weight_decay"] = config.weight_decay if group["name"] == "decay" else 0.0
+                group["betas"] = (config.adam_beta1, config.adam_beta2)
         if ema is not None and state.get("ema") is not None:
             ema.load_state_dict(state["ema"])
         if len(state["rng"]) == world:
@@ -275,7 +293,9 @@ def _train(
 
     # ---------------------------------------------------------------- budget and schedule
     order = BatchOrder(int(train_data.train.shape[0]), config.batch_size, config.seed)
-    spe = order.steps_per_epoch
+    # batches per optimizer step: a GAN's critic_steps discriminator updates take one each
+    per_step = int(getattr(model, "critic_steps", 1)) if model.adversarial else 1
+    spe = max(1, order.steps_per_epoch // per_step)  # optimizer steps per epoch
     kind, amount = config.budget()
     max_steps = {"steps": int(amount), "epochs": int(amount) * spe}.get(kind)
     max_seconds = 60.0 * amount if kind == "minutes" else None
@@ -328,7 +348,11 @@ def _train(
                 "model_name": model.name,
                 "model_config": model.config,
                 "ema": None if ema is None else to_cpu(ema.state_dict()),
-                "optimizer": to_cpu(optimizer.state_dict()),
+                "optimizer": to_cpu(
+                    optimizers[0].state_dict()
+                    if len(optimizers) == 1
+                    else [o.state_dict() for o in optimizers]
+                ),
                 "scheduler": schedule.state_dict(),
                 "rng": rng,
                 "train_config": config.to_dict(),
@@ -365,41 +389,68 @@ def _train(
             if time_up and world == 1:
                 break
             t0 = time.perf_counter()
-            x, y = _batch(train_data, order, config, model, progress, rank, world)
-            x = fabric.to_device(x).contiguous(memory_format=memory_format)
-            y = fabric.to_device(y)
             lr = schedule(progress.step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with fabric.autocast():
-                outputs = fmodel.loss(x, y)
-            keys = keys or _metric_keys(outputs)
-            values = torch.stack([scalar(outputs, k, x.device) for k in keys])
-            if world > 1:  # one small collective: the metrics summed over ranks + time flags
-                flag = torch.tensor([float(time_up)], device=values.device)
-                reduced = fabric.all_reduce(torch.cat([values, flag]), reduce_op="sum")
-                values = reduced[:-1] / world
-                if bool(reduced[-1] > 0):  # every rank stops at the same step
-                    break
-            loss_value = float(values[0])
-            if not math.isfinite(loss_value):
-                step = progress.step + 1
-                raise TrainingError(_nan_message(loss_value, step, config, ckpt_path, last_ckpt))
-            fabric.backward(outputs["loss"])
-            grad_norm = None
-            if config.grad_clip > 0:
-                grad_norm = fabric.clip_gradients(
-                    fmodel, foptimizer, max_norm=config.grad_clip, error_if_nonfinite=False
+            for optimizer in optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+
+            def next_batch() -> tuple[Tensor, Tensor | None]:
+                x, y = _batch(train_data, order, config, model, progress, rank, world)
+                return fabric.to_device(x).contiguous(memory_format=memory_format), (
+                    fabric.to_device(y)
                 )
-            foptimizer.step()
-            foptimizer.zero_grad(set_to_none=True)
+
+            def update(loss: Tensor, optimizer: Any) -> Tensor | None:
+                fabric.backward(loss)
+                norm = None
+                if config.grad_clip > 0:
+                    norm = fabric.clip_gradients(
+                        fmodel, optimizer, max_norm=config.grad_clip, error_if_nonfinite=False
+                    )
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                return norm
+
+            if model.adversarial:
+                if world > 1 and _any_rank(fabric, time_up):  # every rank stops at one step
+                    break
+                outputs, grad_norm = _adversarial_step(
+                    fmodel,
+                    foptimizers,
+                    per_step,
+                    next_batch,
+                    progress,
+                    order.steps_per_epoch,
+                    fabric,
+                    update,
+                )
+                keys = keys or _metric_keys(outputs)
+                values = torch.stack([scalar(outputs, k, fabric.device) for k in keys])
+                if world > 1:
+                    values = fabric.all_reduce(values, reduce_op="sum") / world
+                _check_loss(values, keys, progress.step + 1, config, ckpt_path, last_ckpt)
+            else:
+                x, y = next_batch()
+                with fabric.autocast():
+                    outputs = fmodel.loss(x, y)
+                keys = keys or _metric_keys(outputs)
+                values = torch.stack([scalar(outputs, k, x.device) for k in keys])
+                if world > 1:  # one small collective: the metrics summed over ranks + time flags
+                    flag = torch.tensor([float(time_up)], device=values.device)
+                    reduced = fabric.all_reduce(torch.cat([values, flag]), reduce_op="sum")
+                    values = reduced[:-1] / world
+                    if bool(reduced[-1] > 0):  # every rank stops at the same step
+                        break
+                _check_loss(values, keys[:1], progress.step + 1, config, ckpt_path, last_ckpt)
+                grad_norm = update(outputs["loss"], foptimizers[0])
             if ema is not None:
                 ema.update(raw)
             seconds = time.perf_counter() - t0
-            progress.advance(config.batch_size, spe, seconds)
+            images = config.batch_size * per_step
+            progress.advance(images, order.steps_per_epoch, seconds)
             session_seconds += seconds
-            session_images += config.batch_size
-            window.add(values, keys, grad_norm, config.batch_size, seconds)
+            session_images += images
+            window.add(values, keys, grad_norm, images, seconds)
             bar.update(1)
 
             step = progress.step
@@ -464,12 +515,85 @@ def _train(
 
 
 # ---------------------------------------------------------------------- helpers
+def _players(model: GenerativeModel) -> list[nn.Module]:
+    """What each optimiser trains: the model, or a GAN's ``[discriminator, generator]``."""
+    if not model.adversarial:
+        return [model]
+    players = [model.discriminator, model.generator]
+    owned = {id(p) for part in players for p in part.parameters()}
+    stray = [n for n, p in model.named_parameters() if id(p) not in owned]
+    if stray:
+        raise TrainingError(
+            f"{model.name}: parameters {', '.join(stray)} belong to neither the generator nor "
+            "the discriminator, so no optimiser would train them; move them into one of the two"
+        )
+    return players
+
+
+def _adversarial_step(
+    fmodel: Any,
+    foptimizers: list[Any],
+    critic_steps: int,
+    next_batch: Any,
+    progress: _Progress,
+    steps_per_epoch: int,
+    fabric: Any,
+    update: Any,
+) -> tuple[dict[str, Tensor], Tensor | None]:
+    """One step of the two-player game: ``critic_steps`` discriminator updates, each on its own
+    real batch against fresh generated images, then one generator update (Goodfellow et al.
+    2014, Algorithm 1; Gulrajani et al. 2017, Algorithm 1).
+
+    The generator step back-propagates through the discriminator; those gradients are thrown
+    away (``update`` clears them) before the next discriminator step. Returns the last
+    discriminator step's metrics with the generator's ``g_loss``, and the discriminator's
+    gradient norm (when clipping).
+    """
+    d_optimizer, g_optimizer = foptimizers
+    d_out: dict[str, Tensor] = {}
+    grad_norm = None
+    x = y = None
+    for i in range(critic_steps):
+        if i:  # the first batch is the one the step's position points at
+            progress.next_batch(steps_per_epoch)
+        x, y = next_batch()
+        with fabric.autocast():
+            d_out = fmodel.discriminator_loss(x, y)
+        grad_norm = update(d_out["loss"], d_optimizer)
+    with fabric.autocast():
+        g_out = fmodel.generator_loss(x, y)
+    update(g_out["loss"], g_optimizer)
+    d_optimizer.zero_grad(set_to_none=True)
+    return {**d_out, "g_loss": g_out["loss"].detach()}, grad_norm
+
+
+def _any_rank(fabric: Any, flag: bool) -> bool:
+    """Whether ``flag`` is set on any rank (one tiny collective)."""
+    total = fabric.all_reduce(torch.tensor([float(flag)], device=fabric.device), reduce_op="sum")
+    return bool(total[0] > 0)
+
+
+def _check_loss(
+    values: Tensor,
+    keys: list[str],
+    step: int,
+    config: TrainConfig,
+    path: Path,
+    last_ckpt: int | None,
+) -> None:
+    """Raise :class:`TrainingError` if a loss among ``keys`` (``values``' first) is not finite."""
+    for key, value in zip(keys, values.tolist()):
+        if key in ("loss", "g_loss") and not math.isfinite(value):
+            raise TrainingError(_nan_message(value, step, config, path, last_ckpt))
+
+
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Decay weight matrices and kernels (``dim >= 2``), not biases or gains."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
     other = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
     if not decay and not other:
-        raise ConfigError(f"{model.name} has no trainable parameters; nothing to train")
+        name = getattr(model, "name", type(model).__name__)
+        raise ConfigError(f"{name} has no trainable parameters; nothing to train")
     return [
         {"params": decay, "weight_decay": weight_decay, "name": "decay"},
         {"params": other, "weight_decay": 0.0, "name": "no_decay"},

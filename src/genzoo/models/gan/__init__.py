@@ -1,0 +1,1 @@
+"""Implicit density: generative adversarial networks (``density == "none"``)."""
