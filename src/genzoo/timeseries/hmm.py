@@ -1,0 +1,216 @@
+"""Gaussian hidden Markov model of a univariate series, for likelihoods and simulated futures.
+
+Model (Rabiner 1989; Baum-Welch EM from hmmlearn's ``GaussianHMM``, which is wrapped, not
+rewritten): hidden states ``s_t in {0..K-1}`` form a Markov chain with initial distribution
+``pi`` and transition matrix ``A``; each observation is ``x_t | s_t = k ~ N(mu_k, sigma_k^2)``.
+
+The model is fitted to the standardised training series (see :mod:`genzoo.timeseries.base`);
+``means_``/``variances_`` are reported in original units. Everything after fitting is computed
+here from the fitted parameters with a log-space forward pass:
+
+* predicted state ``a_t(k) = p(s_t = k | x_<t)`` (``a_0 = pi``, ``a_{t+1} = f_t A``);
+* one-step predictive density ``p(x_t | x_<t) = sum_k a_t(k) N(x_t; mu_k, sigma_k^2)`` and the
+  filtered state ``f_t(k) = a_t(k) N(x_t; mu_k, sigma_k^2) / p(x_t | x_<t)``.
+
+``log p(test | history)`` is the sum of the one-step terms over the test steps, which equals
+``log p(history + test) - log p(history)`` (both as computed by hmmlearn's ``score``; tested).
+
+Simulation filters the state posterior at the end of the history, then draws future states
+from the chain and emissions from the state Gaussians, all paths at once with an explicit
+``numpy.random.Generator``.
+
+Deviations: one sequence only (no ``lengths``); ``n_init`` EM restarts from different seeds keep
+the fit with the highest training likelihood (hmmlearn does a single run).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genzoo.errors import ConfigError
+from genzoo.timeseries.base import ParamTable, SeriesModel
+
+LOG_2PI = math.log(2.0 * math.pi)
+COVARIANCE_TYPES = ("diag", "spherical", "full", "tied")
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    peak = np.max(a, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    return np.log(np.sum(np.exp(a - peak), axis=axis)) + np.squeeze(peak, axis=axis)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+class GaussianHMMForecaster(SeriesModel):
+    """Gaussian-emission HMM of a 1-D series (a wrapper of ``hmmlearn.hmm.GaussianHMM``).
+
+    Args:
+        n_states: number of hidden states ``K``.
+        covariance_type: hmmlearn's ``"diag"`` (one variance per state; for 1-D data the same
+            as ``"spherical"`` and ``"full"``) or ``"tied"`` (one variance shared by all states).
+        n_iter: maximum EM iterations per run.
+        tol: EM stops when the training log-likelihood gains less than this (nats).
+        min_covar: variance floor on the standardised scale.
+        n_init: EM runs from different seeds; the one with the best training likelihood is kept.
+        random_state: integer seed of the EM initialisations (k-means), ``n_init`` seeds derived
+            from it.
+
+    Fitted attributes: ``hmm_`` (the hmmlearn model, standardised scale), ``startprob_`` [K],
+    ``transmat_`` [K, K], ``means_`` [K] and ``variances_`` [K] (original units), ``mean_`` and
+    ``scale_`` (the standardisation), ``train_log_likelihood_`` (nats, original units),
+    ``n_iter_`` and ``converged_`` (of the kept run), ``n_train_``.
+    """
+
+    _PARAMS: ClassVar[ParamTable] = {
+        "n_states": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "covariance_type": (lambda v: v in COVARIANCE_TYPES, f"one of {COVARIANCE_TYPES}"),
+        "n_iter": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "tol": (lambda v: float(v) >= 0.0, "a number >= 0"),
+        "min_covar": (lambda v: float(v) > 0.0, "a number > 0"),
+        "n_init": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "random_state": (_is_int, "an integer seed"),
+    }
+
+    def __init__(
+        self,
+        n_states: int = 3,
+        *,
+        covariance_type: str = "diag",
+        n_iter: int = 200,
+        tol: float = 1e-4,
+        min_covar: float = 1e-3,
+        n_init: int = 3,
+        random_state: int = 0,
+    ) -> None:
+        self.n_states = n_states
+        self.covariance_type = covariance_type
+        self.n_iter = n_iter
+        self.tol = tol
+        self.min_covar = min_covar
+        self.n_init = n_init
+        self.random_state = random_state
+
+    @property
+    def min_train_length(self) -> int:  # type: ignore[override]
+        return 2 * int(self.n_states) + 1
+
+    def _fit_standardized(self, z: np.ndarray) -> None:
+        from hmmlearn.hmm import GaussianHMM
+
+        seeds = np.random.SeedSequence(self.random_state).generate_state(self.n_init)
+        best, best_score = None, -np.inf
+        for seed in seeds:
+            model = GaussianHMM(
+                n_components=self.n_states,
+                covariance_type=self.covariance_type,
+                n_iter=self.n_iter,
+                tol=self.tol,
+                min_covar=self.min_covar,
+                random_state=int(seed),
+            )
+            model.fit(z[:, None])
+            score = model.score(z[:, None])
+            if score > best_score:
+                best, best_score = model, score
+        self.hmm_ = best
+        history = list(best.monitor_.history)
+        self.n_iter_ = int(best.monitor_.iter)
+        self.converged_ = len(history) >= 2 and history[-1] - history[-2] < self.tol
+        self._mu = best.means_[:, 0].astype(np.float64)
+        self._var = np.asarray(best.covars_, dtype=np.float64).reshape(self.n_states)
+        self.startprob_ = np.asarray(best.startprob_, dtype=np.float64)
+        self.transmat_ = np.asarray(best.transmat_, dtype=np.float64)
+        self.means_ = self.mean_ + self.scale_ * self._mu
+        self.variances_ = self.scale_**2 * self._var
+        self.train_log_likelihood_ = float(best_score) - z.shape[0] * math.log(self.scale_)
+
+    # -- forward pass (standardised scale) -------------------------------------------------------
+    def _log_emission(self, z: np.ndarray) -> np.ndarray:
+        """``log N(z_t; mu_k, sigma_k^2)``: ``[T] -> [T, K]``."""
+        d = z[:, None] - self._mu[None, :]
+        return -0.5 * (LOG_2PI + np.log(self._var)[None, :] + d**2 / self._var[None, :])
+
+    def _forward(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Log predicted states ``[T+1, K]``, log filtered states ``[T, K]``, ``log p(z_t|z_<t)``.
+
+        Row ``T`` of the predicted states is ``log p(s_T | z_0..z_{T-1})``: the next step's.
+        """
+        with np.errstate(divide="ignore"):
+            log_a = np.log(self.transmat_)
+            log_pred0 = np.log(self.startprob_)
+        log_b = self._log_emission(z)
+        t_len, k = log_b.shape
+        pred = np.empty((t_len + 1, k))
+        filt = np.empty((t_len, k))
+        step = np.empty(t_len)
+        pred[0] = log_pred0
+        for t in range(t_len):
+            joint = pred[t] + log_b[t]
+            step[t] = _logsumexp(joint, axis=0)
+            filt[t] = joint - step[t]
+            pred[t + 1] = _logsumexp(filt[t][:, None] + log_a, axis=0)
+        return pred, filt, step
+
+    def _log_densities(self, z: np.ndarray, start: int) -> np.ndarray:
+        return self._forward(z)[2][start:]
+
+    def _moments(self, z: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        probs = np.exp(self._forward(z)[0][start:-1])
+        mean = probs @ self._mu
+        var = probs @ (self._var + self._mu**2) - mean**2
+        return mean, np.sqrt(np.maximum(var, 0.0))
+
+    def _next_log_density(self, z: np.ndarray, v: np.ndarray) -> np.ndarray:
+        log_next = self._forward(z)[0][-1]
+        return _logsumexp(log_next[None, :] + self._log_emission(v), axis=1)
+
+    def filter_states(self, history: Any) -> np.ndarray:
+        """``p(s_T = k | history)``, the filtered state at the last history step: ``[K]``."""
+        z = self._simulation_inputs(history, 1, 1)
+        if z.shape[0] == 0:
+            raise ConfigError("filter_states needs a non-empty history")
+        return np.exp(self._forward(z)[1][-1])
+
+    def simulate(
+        self,
+        history: Any,
+        horizon: int,
+        n_paths: int = 100,
+        random_state: int | np.random.Generator | None = None,
+        *,
+        return_states: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Sample ``n_paths`` futures of length ``horizon`` after ``history`` ``[T]``.
+
+        The first future state is drawn from ``p(s_{T+1} | history)`` (``pi`` if the history is
+        empty), later ones from ``A``; each value from its state's Gaussian.
+
+        Args:
+            random_state: seed or ``numpy.random.Generator`` (``None``: fresh OS entropy).
+            return_states: also return the sampled states.
+
+        Returns:
+            paths ``float64 [n_paths, horizon]`` in original units (and states
+            ``int [n_paths, horizon]``).
+        """
+        z = self._simulation_inputs(history, horizon, n_paths)
+        rng = np.random.default_rng(random_state)
+        next_probs = np.exp(self._forward(z)[0][-1])
+        cum_next = np.cumsum(next_probs / next_probs.sum())
+        cum_a = np.cumsum(self.transmat_ / self.transmat_.sum(1, keepdims=True), axis=1)
+        k = self.n_states
+        states = np.empty((n_paths, horizon), dtype=np.int64)
+        u = rng.random((n_paths, horizon))
+        states[:, 0] = np.minimum((u[:, 0, None] > cum_next[None, :]).sum(1), k - 1)
+        for h in range(1, horizon):
+            rows = cum_a[states[:, h - 1]]
+            states[:, h] = np.minimum((u[:, h, None] > rows).sum(1), k - 1)
+        noise = rng.standard_normal((n_paths, horizon))
+        paths = self._unstandardize(self._mu[states] + np.sqrt(self._var[states]) * noise)
+        return (paths, states) if return_states else paths
