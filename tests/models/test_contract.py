@@ -279,6 +279,24 @@ def test_bad_inputs_raise_clear_errors(name):
         model.sample(2, y, known=good)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_features_are_deterministic_per_image_vectors_or_unsupported(name, generator):
+    model = peaked(tiny_model(name, (1, 4, 4), levels=3, num_classes=2))
+    x = torch.randint(0, 3, (6, 1, 4, 4), generator=generator)
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    if type(model).features is genzoo.models.GenerativeModel.features:
+        with pytest.raises(UnsupportedError, match="no latent features"):
+            model.features(x, y)
+        return
+    f = model.features(x, y)
+    assert f.dim() == 2 and f.shape[0] == 6 and f.dtype.is_floating_point
+    assert torch.isfinite(f).all() and not f.requires_grad
+    assert torch.equal(model.features(x, y), f)  # deterministic
+    # per image: a batch of one gives that image's row (no mixing across the batch)
+    torch.testing.assert_close(model.features(x[2:3], y[2:3]), f[2:3])
+    assert f.std(0).max() > 0  # different images, different features
+
+
 def test_registry_errors():
     with pytest.raises(ConfigError, match="available"):
         genzoo.create_model("nope", shape=(1, 2, 2), levels=2)

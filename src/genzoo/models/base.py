@@ -238,6 +238,21 @@ class GenerativeModel(nn.Module):
             "bits_per_dim": per_dim.detach() / math.log(2),
         }
 
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """A deterministic representation of ``x`` for feature learning, clustering and 2-D maps.
+
+        Args:
+            x: LongTensor ``[B, C, H, W]`` in ``[0, levels)``; y: labels ``[B]`` of a
+                class-conditional model (features that see ``y`` are unfit for a linear probe).
+
+        Returns:
+            float Tensor ``[B, F]`` (e.g. a VAE's posterior mean, a GAN discriminator's features).
+        """
+        raise UnsupportedError(
+            f"{self.name} has no latent features; models with latents or features are the VAE "
+            "family, the GANs (discriminator features) and the classic latent models"
+        )
+
     def default_labels(self, n: int) -> Tensor | None:
         """Labels used when sampling a conditional model without ``y``: classes in turn."""
         if self.num_classes is None:

@@ -215,9 +215,14 @@ class AdversarialModel(GenerativeModel):
         level = torch.floor((x + 1.0) * (self.levels / 2.0))
         return level.clamp(0, self.levels - 1).long()
 
-    def features(self, x: Tensor) -> Tensor:
-        """Discriminator features ``phi(x)`` ``[B, F]`` of integer images (bin centres)."""
-        self.check_input(x)
+    @torch.no_grad()
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Discriminator features ``phi(x)`` ``[B, F]`` of integer images (bin centres).
+
+        ``phi`` never sees the label (a conditional model's projection only enters the score), so
+        ``y`` is optional even for a conditional model, and unused.
+        """
+        self.check_input(x, self.default_labels(x.shape[0]) if y is None else y)
         centre = (x.to(self.device, self.dtype) + 0.5) * (2.0 / self.levels) - 1.0
         return self.discriminator.features(centre)
 

@@ -102,6 +102,12 @@ class LatentVariableModel(GenerativeModel):
         """Deterministic latent of ``x`` that :meth:`decode` accepts (e.g. the posterior mean)."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """:meth:`embed` flattened: ``[B, F]`` (the posterior mean for ``vae``/``iwae``)."""
+        self.check_input(x, y)
+        return self.embed(x.to(self.device), y).flatten(1)
+
     # -------------------------------------------------------------- decoding
     def log_likelihood(self, x: Tensor, z: Tensor, y: Tensor | None) -> Tensor:
         """``log p(x | z)`` for ``z [k, B, ...]``: ``[k, B]``, decoded in memory-bounded chunks."""
