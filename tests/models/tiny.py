@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from genzoo.models import create_model
+from genzoo.models import create_model, get_model_class
 from genzoo.models.base import GenerativeModel
 
 TINY: dict[str, dict[str, Any]] = {
@@ -37,6 +37,7 @@ TINY: dict[str, dict[str, Any]] = {
         "flow_layers": 1,
         "context_dim": 3,
     },
+    "rbm": {"hidden": 5, "chains": 8, "gibbs_steps": 50},
     "vqvae": {
         "codebook_size": 5,
         "code_dim": 3,
@@ -56,8 +57,15 @@ def tiny_model(
     seed: int = 0,
 ) -> GenerativeModel:
     torch.manual_seed(seed)
+    levels = supported_levels(name, levels)
     model = create_model(name, shape=shape, levels=levels, num_classes=num_classes, **TINY[name])
     return model.double().eval()
+
+
+def supported_levels(name: str, levels: int) -> int:
+    """``levels``, or 2 for a model of binary images only (tests then draw data in
+    ``[0, model.levels)``)."""
+    return 2 if get_model_class(name).binary_only else levels
 
 
 def peaked(model: GenerativeModel, steps: int = 40, seed: int = 0) -> GenerativeModel:
@@ -69,6 +77,9 @@ def peaked(model: GenerativeModel, steps: int = 40, seed: int = 0) -> Generative
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, model.levels, (6, *model.shape), generator=g)
     y = None if model.num_classes is None else torch.arange(6) % model.num_classes
+    if model.trained_by_fit:  # EM models: their own algorithm
+        model.fit(x, y, generator=g)
+        return model.eval()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     model.train()
     for _ in range(steps):

@@ -12,7 +12,9 @@ The contract (see the core issue):
   summing to the former.
 * ``sample(n, y=None, generator=None, known=None, mask=None)`` -> LongTensor ``[n, C, H, W]``.
 * ``loss(x, y=None)`` -> dict with a scalar ``"loss"`` to minimise plus named metrics.
-* ``density`` in ``{"exact", "bound", "none"}`` declares what ``log_prob`` means.
+* ``density`` in ``{"exact", "bound", "estimate", "none"}`` declares what ``log_prob`` means.
+* ``fit(x, y)``: models with ``trained_by_fit`` (EM mixtures) are fitted by their own algorithm
+  instead of gradient steps on ``loss``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import functools
 import inspect
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,7 +34,7 @@ from genzoo.errors import ConfigError, ModelError, UnsupportedError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-DENSITIES = ("exact", "bound", "none")
+DENSITIES = ("exact", "bound", "estimate", "none")
 
 
 def _jsonable(value: Any) -> Any:
@@ -77,8 +80,15 @@ class GenerativeModel(nn.Module):
 
     #: registry name, set by :func:`genzoo.models.registry.register_model`.
     name: ClassVar[str] = ""
-    #: what ``log_prob`` returns: ``"exact"`` log-likelihood, a lower ``"bound"``, or ``"none"``.
+    #: what ``log_prob`` returns: ``"exact"`` log-likelihood, a lower ``"bound"``, a stochastic
+    #: ``"estimate"`` with no guaranteed direction per image (e.g. an RBM's AIS estimate, see
+    #: :mod:`genzoo.models.classic.rbm`), or ``"none"``.
     density: ClassVar[str] = "none"
+    #: ``True`` for models of binary images only: building one with ``levels != 2`` raises.
+    binary_only: ClassVar[bool] = False
+    #: ``True`` for models fitted by their own algorithm (e.g. EM): the training engine calls
+    #: :meth:`fit` instead of taking gradient steps on ``loss``.
+    trained_by_fit: ClassVar[bool] = False
     #: ``True`` for two-player models (GANs): the training engine then alternates
     #: ``discriminator_loss`` and ``generator_loss`` steps instead of minimising ``loss``.
     adversarial: ClassVar[bool] = False
@@ -134,6 +144,11 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"shape must be (C, H, W) with positive sizes, got {shape}")
         if int(levels) < 2:
             raise ConfigError(f"levels must be at least 2, got {levels}")
+        if self.binary_only and int(levels) != 2:
+            raise ConfigError(
+                f"{self.name or type(self).__name__} models binary images, got levels={levels}; "
+                "binarise the data: pass --levels 2 (Python: load_dataset(name, levels=2))"
+            )
         if num_classes is not None and int(num_classes) < 1:
             raise ConfigError(f"num_classes must be a positive integer or None, got {num_classes}")
         self.shape: tuple[int, int, int] = shape  # type: ignore[assignment]
@@ -237,6 +252,32 @@ class GenerativeModel(nn.Module):
             "nll_nats": nll.detach(),
             "bits_per_dim": per_dim.detach() / math.log(2),
         }
+
+    def fit(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        max_iter: int | None = None,
+        callback: Callable[[dict[str, float]], bool | None] | None = None,
+    ) -> list[dict[str, float]]:
+        """Fit a ``trained_by_fit`` model to ``x`` (LongTensor ``[N, C, H, W]``), e.g. by EM.
+
+        Args:
+            x, y: training images and (for a class-conditional model) labels ``[N]``.
+            generator: the only source of randomness (initialisation).
+            max_iter: at most this many iterations (``None``: the model's own setting).
+            callback: called after every iteration with its metrics (the parameters are then
+                those of that iteration); returning ``True`` stops the fit.
+
+        Returns:
+            One dict of metrics per iteration (``nll_nats``, ``bits_per_dim``, ... on ``x``).
+        """
+        raise UnsupportedError(
+            f"{self.name} is trained by gradient steps on its loss, not by fit(); use "
+            "genzoo.training.train (genzoo train)"
+        )
 
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """A deterministic representation of ``x`` for feature learning, clustering and 2-D maps.

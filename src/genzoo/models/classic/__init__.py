@@ -1,0 +1,2 @@
+"""Classic generative models on the shared contract: RBM, Gaussian mixture, categorical mixture
+(naive Bayes) and a deterministic autoencoder; scikit-learn estimators in :mod:`genzoo.classic`."""
