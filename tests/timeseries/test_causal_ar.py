@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -9,8 +10,7 @@ import pytest
 import torch
 
 from genzoo.errors import ConfigError, ModelError
-from genzoo.nn.causal1d import CausalConv1d, GatedCausalBlock, init_parameters
-from genzoo.timeseries import CausalConvForecaster, CausalConvNet
+from genzoo.timeseries import CausalConvForecaster, CausalConvNet, Series, evaluate_forecaster
 
 PHI, SIGMA, LEVEL = 0.8, 0.5, 3.0
 SMALL = dict(
@@ -43,42 +43,11 @@ def fitted(series) -> CausalConvForecaster:
     return CausalConvForecaster(**SMALL, lr=1e-2, random_state=0).fit(series[:2000])
 
 
-def seen_positions(layer, t: int, length: int = 20, channels: int = 1) -> list[int]:
-    x = torch.randn(1, channels, length, dtype=torch.float64, generator=torch.Generator())
-    x.requires_grad_()
-    layer(x)[0, :, t].sum().backward()
-    return torch.nonzero(x.grad[0].abs().sum(0)).flatten().tolist()
-
-
-def test_causal_conv_sees_exactly_its_taps():
-    mask_a = CausalConv1d(1, 2, 3, dilation=2, include_current=False).double()
-    mask_b = CausalConv1d(1, 2, 3, dilation=2, include_current=True).double()
-    assert seen_positions(mask_a, 10) == [5, 7, 9] and mask_a.span == 5
-    assert seen_positions(mask_b, 10) == [6, 8, 10]
-    assert seen_positions(mask_a, 0) == [] and seen_positions(mask_b, 1) == [1]
-    block = GatedCausalBlock(3, 2, 4).double()
-    for layer in (mask_a, mask_b, block):
-        init_parameters(layer, torch.Generator().manual_seed(0))
-    assert seen_positions(block, 10, channels=3) == [6, 10]  # residual + taps t-4, t
-    assert mask_a(torch.zeros(2, 1, 7, dtype=torch.float64)).shape == (2, 2, 7)
-
-
-def test_init_parameters_uses_only_the_given_generator():
-    net_a, net_b = CausalConvNet(8, 2, (1, 2), 2), CausalConvNet(8, 2, (1, 2), 2)
-    torch.manual_seed(0)
-    init_parameters(net_a, torch.Generator().manual_seed(5))
-    state = torch.random.get_rng_state()
-    init_parameters(net_b, torch.Generator().manual_seed(5))
-    assert torch.equal(torch.random.get_rng_state(), state)  # global RNG untouched
-    for p, q in zip(net_a.parameters(), net_b.parameters()):
-        assert torch.equal(p, q)
-
-
 @pytest.mark.parametrize("kernel_size, dilations", [(2, (1, 2, 4)), (3, (1, 3))])
 def test_network_output_depends_on_exactly_the_receptive_field(kernel_size, dilations):
     # 32 channels: with very few, every ReLU unit of the head can be off at a position by chance
+    torch.manual_seed(0)
     net = CausalConvNet(32, kernel_size, dilations, 2).double()
-    init_parameters(net, torch.Generator().manual_seed(0))
     inputs = torch.Generator().manual_seed(1)
     r = net.receptive_field
     assert r == kernel_size + (kernel_size - 1) * sum(dilations)
@@ -126,7 +95,7 @@ def test_learns_an_ar1_process(fitted, series):
     assert std.mean() == pytest.approx(SIGMA, rel=0.05)
     true_ll = -0.5 * math.log(2 * math.pi * SIGMA**2) - 0.5 * ((test - true_mean) / SIGMA) ** 2
     iid_ll = -0.5 * math.log(2 * math.pi * math.e * SIGMA**2 / (1 - PHI**2))
-    score = fitted.score(test, history)
+    score = fitted.score(test, history=history)
     assert score == pytest.approx(true_ll.mean(), abs=0.03)
     assert score > iid_ll + 0.4  # far from ignoring the past
     assert fitted.loss_history_[-50:].mean() < fitted.loss_history_[:10].mean() - 0.3
@@ -193,3 +162,112 @@ def test_errors():
         CausalConvForecaster(lr=0).fit(np.arange(20.0))
     with pytest.raises(ConfigError, match="validation_fraction"):
         CausalConvForecaster(validation_fraction=0.6).fit(np.arange(20.0))
+
+
+def causality_violations(model, x: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (changed d, affected t <= d): changing x_d alters the conditional of x_t, t <= d.
+
+    The probe of the image models (``tests/models/test_contract.py``) on a series; the
+    conditional ``p(x_t | x_<t)`` is compared through its mean and standard deviation.
+    """
+    base = np.stack(model.predictive_moments(x))
+    bad = []
+    for d in range(x.shape[0]):
+        changed = x.copy()
+        changed[d] += 1.7
+        diff = (np.abs(np.stack(model.predictive_moments(changed)) - base) > 1e-9).any(0)
+        bad += [(d, t) for t in range(d + 1) if diff[t]]
+        if d + 1 < x.shape[0]:
+            assert diff[d + 1], "the next step must depend on x_d"
+    return bad
+
+
+def test_perturbation_causality_probe(series):
+    model = CausalConvForecaster(**{**SMALL, "n_steps": 5, "n_components": 2}).fit(series[:200])
+    x = series[200:230].copy()
+    assert causality_violations(model, x) == []
+    # negative control: a first layer that sees its own position (mask B) must be caught
+    leaky = copy.deepcopy(model)
+    leaky.net_.input.mask = None
+    bad = causality_violations(leaky, x)
+    assert bad and all(d == t for d, t in bad)  # each step sees itself
+
+
+@pytest.mark.parametrize("difference", [0, 1])
+def test_joint_density_of_a_new_series_integrates_to_one(series, difference):
+    """``integral p(x_0) p(x_1 | x_0) dx_0 dx_1 = 1``: the start of a series included."""
+    x = 40.0 * series[:300]
+    model = CausalConvForecaster(
+        **{**SMALL, "n_steps": 5, "n_components": 3}, difference=difference
+    ).fit(x)
+    m0, s0 = model.predictive_moments([0.0])
+    grid0 = np.linspace(m0[0] - 10 * s0[0], m0[0] + 10 * s0[0], 301)
+    p0 = np.exp(model.predictive_log_density(grid0))
+    inner = []
+    for v in grid0:
+        m1, s1 = model.predictive_moments([0.0], [v])
+        grid1 = np.linspace(m1[0] - 12 * s1[0], m1[0] + 12 * s1[0], 2001)
+        inner.append(np.trapezoid(np.exp(model.predictive_log_density(grid1, [v])), grid1))
+    assert np.trapezoid(p0, grid0) == pytest.approx(1.0, abs=1e-4)
+    assert np.trapezoid(p0 * np.array(inner), grid0) == pytest.approx(1.0, abs=1e-4)
+    # the chained one-step densities are the joint density score_samples reports
+    pair = np.array([grid0[100], grid0[180]])
+    joint = (
+        model.predictive_log_density(pair[:1])[0]
+        + model.predictive_log_density(pair[1:], pair[:1])[0]
+    )
+    assert model.log_likelihood(pair) == pytest.approx(joint, abs=1e-5)  # float32 network
+
+
+def mixture_cdf(model, paths: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """``F(x_t | x_<t)`` of each simulated value under the model's own conditionals."""
+    z = np.concatenate([np.tile(history, (paths.shape[0], 1)), paths], 1) - model.mean_
+    z = torch.as_tensor(z / model.scale_, dtype=torch.float32)
+    with torch.no_grad():
+        logits, means, log_scales = (p.double() for p in model.net_(z))
+    h = history.shape[0]
+    # the conditional of x_t comes from the output at position t (it sees x_<t only)
+    u = (z.double()[:, h:, None] - means[:, h:]) / torch.exp(log_scales[:, h:])
+    w = torch.softmax(logits[:, h:], -1)
+    return (w * 0.5 * (1 + torch.erf(u / math.sqrt(2)))).sum(-1).numpy()
+
+
+def test_sampler_matches_the_density_at_every_step(fitted, series):
+    """Probability integral transform: F(x_t | sampled x_<t) is uniform at every step."""
+    history = series[1900:2000]
+    paths = fitted.simulate(history, 30, 400, 11)
+    pit = mixture_cdf(fitted, paths, history)
+    for values in (pit.ravel(), pit[:, -1]):
+        ks = np.abs(np.sort(values) - (np.arange(values.size) + 0.5) / values.size).max()
+        assert ks < 1.8 / math.sqrt(values.size)  # KS 99% critical value ~1.63 / sqrt(n)
+    # negative control: a sampler with 20% too wide steps fails the same check
+    wide = history[-1] + 1.2 * (paths - history[-1])
+    bad = mixture_cdf(fitted, wide, history)[:, 0]
+    assert np.abs(np.sort(bad) - (np.arange(400) + 0.5) / 400).max() > 1.8 / math.sqrt(400)
+
+
+def test_sample_returns_a_series_and_its_components(fitted):
+    x, y = fitted.sample(600, random_state=5)
+    assert x.shape == (600, 1) and y.shape == (600,) and set(y.tolist()) == {0}  # K = 1
+    # a new series: the same draws as simulating one path from an empty history
+    assert np.array_equal(x[:, 0], fitted.simulate(None, 600, 1, 5)[0])
+    v = x[50:, 0]
+    sd_of_mean = SIGMA / (1 - PHI) / math.sqrt(v.size)  # AR(1): long-run variance
+    assert abs(v.mean() - LEVEL) < 4 * sd_of_mean
+    vc = v - v.mean()
+    assert (vc[1:] * vc[:-1]).mean() / vc.var() == pytest.approx(PHI, abs=0.1)
+
+
+def test_test_data_never_reaches_the_fit(series):
+    """Two series that differ only after the split give identical fits (no leakage)."""
+    kwargs = {**SMALL, "n_steps": 20, "validation_fraction": 0.2, "eval_every": 5}
+    a, b = series[:260].copy(), series[:260].copy()
+    b[200:] = 1e3  # a wildly different test part
+    fits = [
+        evaluate_forecaster(CausalConvForecaster(**kwargs), s, 60, n_paths=20)
+        for s in (Series("a", a), Series("b", b))
+    ]
+    models = [CausalConvForecaster(**kwargs).fit(s[:200]) for s in (a, b)]
+    assert np.array_equal(models[0].loss_history_, models[1].loss_history_)
+    assert np.array_equal(models[0].validation_history_, models[1].validation_history_)
+    assert fits[0]["n_train"] == 200 and fits[0]["log_likelihood"] != fits[1]["log_likelihood"]

@@ -36,11 +36,32 @@ def test_sorting_and_pairwise_crps_agree_and_equal_the_integral():
     paths = rng.normal(size=(37, 6))
     paths[:5, 0] = paths[5, 0]  # ties
     truth = rng.normal(size=6)
-    fast = crps_from_samples(paths, truth)
-    slow = crps_from_samples(paths, truth, method="pairwise")
-    assert fast == pytest.approx(slow, abs=1e-12)
+    for estimator in ("fair", "empirical"):
+        fast = crps_from_samples(paths, truth, estimator=estimator)
+        slow = crps_from_samples(paths, truth, estimator=estimator, method="pairwise")
+        assert fast == pytest.approx(slow, abs=1e-12)
     exact = [crps_by_integration(paths[:, h], truth[h]) for h in range(6)]
-    assert fast == pytest.approx(exact, abs=1e-12)
+    assert fast == pytest.approx(exact, abs=1e-12)  # the empirical CRPS is the integral
+    # the two differ by the mean pairwise distance over 2n: E|X - X'| / (2 n) on average
+    gap = crps_from_samples(paths, truth, estimator="empirical") - crps_from_samples(paths, truth)
+    pairwise = np.abs(paths[:, None] - paths[None]).sum((0, 1)) / (37 * 36)
+    assert gap == pytest.approx(pairwise / (2 * 37), abs=1e-12)
+
+
+def test_fair_crps_is_unbiased_for_few_paths():
+    """Mean fair CRPS of 5-sample forecasts = closed-form CRPS; the empirical one is biased."""
+    rng = np.random.default_rng(4)
+    reps, n, s = 200_000, 5, 1.5
+    truth = rng.normal(size=reps) * 2.0  # outcomes, scored against N(0, s^2) forecasts
+    paths = s * rng.standard_normal((n, reps))
+    exact = crps_gaussian(0.0, s, truth).mean()
+    fair = crps_from_samples(paths, truth)
+    se = fair.std() / math.sqrt(reps)
+    assert abs(fair.mean() - exact) < 4 * se
+    # negative control: the empirical form is high by E|X - X'| / (2n) = s / (sqrt(pi) n)
+    empirical = crps_from_samples(paths, truth, estimator="empirical").mean()
+    assert empirical - exact == pytest.approx(s / (math.sqrt(math.pi) * n), abs=5 * se)
+    assert empirical - exact > 20 * se
 
 
 def test_crps_approaches_the_gaussian_closed_form():
@@ -70,6 +91,10 @@ def test_degenerate_forecasts():
         crps_from_samples(np.zeros((5, 2)), truth)
     with pytest.raises(ConfigError):
         crps_from_samples(np.zeros((5, 3)), truth, method="loop")
+    with pytest.raises(ConfigError, match="estimator"):
+        crps_from_samples(np.zeros((5, 3)), truth, estimator="nrg")
+    with pytest.raises(ConfigError, match="at least 2"):
+        crps_from_samples(np.zeros((1, 3)), truth)
 
 
 def test_quantile_bands():
@@ -113,10 +138,11 @@ def test_evaluation_of_an_exact_forecaster():
     expected = -0.5 * math.log(2 * math.pi * math.e * 4.0)
     assert result["log_likelihood_per_step"] == pytest.approx(expected, abs=0.05)
     assert result["log_likelihood"] == pytest.approx(3000 * result["log_likelihood_per_step"])
-    assert result["coverage"] == pytest.approx(0.9, abs=0.02)
+    assert result["coverage"] == pytest.approx({"50": 0.5, "90": 0.9}, abs=0.02)
     # mean CRPS of the true Gaussian: E_y CRPS(N(m, s^2), y) = s / sqrt(pi)
     assert result["crps_mean"] == pytest.approx(2.0 / math.sqrt(math.pi), rel=0.03)
-    assert result["interval_width_mean"] == pytest.approx(2 * 1.6449 * 2.0, rel=0.03)
+    widths = {"50": 2 * 0.6745 * 2.0, "90": 2 * 1.6449 * 2.0}
+    assert result["interval_width"] == pytest.approx(widths, rel=0.03)
     assert result["history_used"] is None
 
 

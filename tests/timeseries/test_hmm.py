@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from genzoo.errors import ConfigError, DatasetError, ModelError
 from genzoo.timeseries import GaussianHMMForecaster
@@ -50,7 +51,7 @@ def test_recovers_the_true_parameters(fitted):
 
 
 def test_simulated_paths_match_the_implied_statistics(fitted, data):
-    paths, states = fitted.simulate(data, 400, 400, 1, return_states=True)
+    paths, states = fitted.simulate(data, 400, 400, 1, return_labels=True)
     assert paths.shape == states.shape == (400, 400)
     x, s = paths[:, 100:], states[:, 100:]  # 0.85^100 ~ 1e-7: the chain has forgotten its start
     mu, var, p = fitted.means_, fitted.variances_, stationary(fitted.transmat_)
@@ -89,7 +90,10 @@ def test_held_out_log_likelihood_is_a_difference_of_hmmlearn_scores(fitted, data
     jacobian = -len(test) * math.log(fitted.scale_)
     assert fitted.log_likelihood(test, history) == pytest.approx(direct + jacobian, abs=1e-7)
     assert fitted.score_samples(test, history).sum() == pytest.approx(direct + jacobian, abs=1e-7)
-    assert fitted.score(test, history) == pytest.approx(fitted.score_samples(test, history).mean())
+    score = fitted.score(test, history=history)
+    assert score == pytest.approx(fitted.score_samples(test, history).mean())
+    with pytest.raises(ConfigError, match="history="):
+        fitted.score(test, history)  # y is not the history: refuse instead of ignoring it
     whole = fitted.hmm_.score(z[:, None]) - len(data) * math.log(fitted.scale_)
     assert fitted.log_likelihood(data) == pytest.approx(whole, abs=1e-7)
     assert fitted.train_log_likelihood_ == pytest.approx(whole, abs=1e-7)
@@ -122,6 +126,55 @@ def test_one_step_density_integrates_to_one_in_original_units(data):
     assert model.score_samples([v], x)[0] == pytest.approx(math.log(density[1234]), abs=1e-9)
 
 
+def test_sample_statistics_match_the_parameters(fitted):
+    x, states = fitted.sample(20000, random_state=4)
+    assert x.shape == (20000, 1) and states.shape == (20000,)
+    x = x[:, 0]
+    for k in range(2):  # each state's emissions follow its Gaussian
+        v = x[states == k]
+        assert v.mean() == pytest.approx(fitted.means_[k], abs=4 * v.std() / math.sqrt(v.size))
+        assert v.var() == pytest.approx(fitted.variances_[k], rel=0.05)
+    p = stationary(fitted.transmat_)
+    assert np.bincount(states, minlength=2) / states.size == pytest.approx(p, abs=0.03)
+    pairs = np.zeros((2, 2))
+    np.add.at(pairs, (states[:-1], states[1:]), 1)
+    assert pairs / pairs.sum(1, keepdims=True) == pytest.approx(fitted.transmat_, abs=0.01)
+    # the first state follows pi: over many short samples
+    firsts = [fitted.sample(1, random_state=s)[1][0] for s in range(2000)]
+    assert np.mean(firsts) == pytest.approx(fitted.startprob_[1], abs=0.035)
+    assert np.array_equal(fitted.sample(50, random_state=4)[0], fitted.sample(50, 4)[0])
+
+
+def test_differenced_model_is_the_model_of_the_differences(data):
+    """``difference=1`` on a series = the plain model on its increments, exactly."""
+    walk = np.cumsum(data[:800]) + 100.0  # a random walk with HMM increments
+    on_levels = GaussianHMMForecaster(2, n_init=1, difference=1).fit(walk[:600])
+    on_steps = GaussianHMMForecaster(2, n_init=1).fit(np.diff(walk[:600]))
+    assert on_levels.means_ == pytest.approx(on_steps.means_, abs=1e-12)
+    steps = np.diff(walk)
+    assert on_levels.score_samples(walk[600:], walk[:600]) == pytest.approx(
+        on_steps.score_samples(steps[599:], steps[:599]), abs=1e-9
+    )
+    # the first value of a new series has no lag: the Gaussian of the training values
+    first = on_levels.score_samples(walk[:1])[0]
+    expected = -0.5 * math.log(2 * math.pi * walk[:600].var()) - 0.5 * (
+        (walk[0] - walk[:600].mean()) ** 2 / walk[:600].var()
+    )
+    assert first == pytest.approx(expected, abs=1e-12)
+    # simulated futures integrate simulated increments from the last value, same draws
+    paths = on_levels.simulate(walk[:600], 10, 7, 3)
+    increments = on_steps.simulate(steps[:599], 10, 7, 3)
+    assert paths == pytest.approx(walk[599] + np.cumsum(increments, axis=1), abs=1e-9)
+
+
+def test_fixed_seeds_are_deterministic(data):
+    a = GaussianHMMForecaster(3, random_state=1).fit(data[:500])
+    b = GaussianHMMForecaster(3, random_state=1).fit(data[:500])
+    assert np.array_equal(a.transmat_, b.transmat_) and np.array_equal(a.means_, b.means_)
+    assert np.array_equal(a.simulate(data, 5, 4, 9), b.simulate(data, 5, 4, 9))
+    assert not np.array_equal(a.simulate(data, 5, 4, 9), a.simulate(data, 5, 4, 10))
+
+
 def test_errors():
     with pytest.raises(ModelError, match="fit"):
         GaussianHMMForecaster(2).score(np.zeros(5))
@@ -133,5 +186,7 @@ def test_errors():
         GaussianHMMForecaster(2).fit(np.ones(20))
     with pytest.raises(DatasetError, match="at least 5"):
         GaussianHMMForecaster(2).fit(np.arange(4.0))
+    with pytest.raises(ConfigError, match="numpy"):
+        GaussianHMMForecaster(2).fit(np.arange(20.0)).simulate(None, 3, 2, torch.Generator())
     with pytest.raises(ConfigError, match=r"\[T\]"):
         GaussianHMMForecaster(2).fit(np.zeros((10, 2)))

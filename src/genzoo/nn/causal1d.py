@@ -1,43 +1,40 @@
-"""Causal 1-D convolutions: the PixelCNN masks for a sequence (van den Oord et al. 2016a, b).
+"""Causal 1-D convolutions: the PixelCNN masks for a sequence, as a one-row image.
 
-``CausalConv1d`` with kernel ``k`` and dilation ``d`` computes, for a sequence ``x [B, C, T]``,
+A sequence ``x [B, C, T]`` is a ``1 x T`` image read left to right, so its causal convolution
+is the horizontal stack's :class:`~genzoo.nn.masked.ShiftedConv2d` (``direction="right"``): the
+``k`` taps, spaced by the dilation ``d``, end at the output position ``t``,
 
-    y[t] = b + sum_{i=0}^{k-1} W_i x[t - s - i d],     s = 0 (include_current) or 1 (exclude),
+    y[t] = b + sum_{i=0}^{k-1} M_i W_i x[t - i d],      zeros before the start,
 
-with zeros before the start of the sequence. It is a plain ``nn.Conv1d`` applied after
-``(k - 1) d + s`` zeros of left padding, the last ``s`` outputs dropped: padding instead of a
-mask, as in WaveNet (van den Oord et al. 2016b). ``include_current=False`` is the analogue of
-PixelCNN's mask A (the first layer must not see ``x_t`` when predicting it);
-``include_current=True`` is mask B (later layers may see position ``t`` of features that
-themselves only saw ``x_<t``). The layer at position ``t`` sees ``(k - 1) d + 1`` positions,
-ending at ``t - s``.
+and the tap on ``t`` itself is masked by ``mask_type`` exactly as for a pixel with one colour:
+``"A"`` hides it (the first layer must not see ``x_t`` when predicting it), ``"B"`` keeps it
+(later layers may see position ``t`` of features that themselves only saw ``x_<t``). Padding
+replaces the masks of the positions to the right, as in WaveNet (van den Oord et al. 2016b) and
+Gated PixelCNN's stacks; nothing here re-implements the masks of :mod:`genzoo.nn.masked`.
 
-``GatedCausalBlock``: ``h + W_1x1 (tanh(a) * sigmoid(b))`` with ``[a, b]`` a dilated causal
-convolution of ``h`` (include_current) — the gated activation of Gated PixelCNN / WaveNet with a
-residual connection, returned once (the block already adds ``h``: do not wrap it again).
-
-``init_parameters(module, generator)`` redraws every convolution's parameters with PyTorch's
-default rule (Kaiming-uniform weight with ``a = sqrt(5)``, uniform bias in ``±1/sqrt(fan_in)``)
-from an explicit generator, so a model's initialisation does not touch the global RNG.
+``GatedCausalBlock``: ``h + W_1x1 gate([a, b])`` with ``[a, b]`` a dilated causal convolution of
+``h`` (mask B) and :func:`~genzoo.nn.gated.gate` the gated unit ``tanh(a) * sigmoid(b)`` of
+Gated PixelCNN / WaveNet; the block adds ``h`` itself (do not wrap it in another residual).
 """
 
 from __future__ import annotations
 
-import math
-
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.errors import ConfigError
+from genzoo.nn.gated import gate
+from genzoo.nn.masked import ShiftedConv2d
 
 
-class CausalConv1d(nn.Conv1d):
-    """Dilated 1-D convolution whose output at ``t`` sees only inputs ``<= t`` (or ``< t``).
+class CausalConv1d(ShiftedConv2d):
+    """Dilated 1-D convolution whose output at ``t`` sees inputs ``t - (k-1) d .. t``.
 
     Args:
-        in_channels, out_channels, kernel_size, dilation, bias: as ``nn.Conv1d``.
-        include_current: ``True`` (mask B): the taps end at ``t``; ``False`` (mask A): at ``t-1``.
+        in_channels, out_channels: as ``nn.Conv1d``.
+        kernel_size: taps ``k``.
+        dilation: spacing ``d`` of the taps.
+        mask_type: ``"B"`` keeps the tap on ``t``; ``"A"`` masks it, so the output sees only
+            ``t - (k-1) d .. t - d`` (nothing at all when ``k == 1``).
+        bias: as ``nn.Conv1d``.
 
     Shapes: ``[B, in_channels, T] -> [B, out_channels, T]``.
     """
@@ -49,55 +46,33 @@ class CausalConv1d(nn.Conv1d):
         kernel_size: int,
         *,
         dilation: int = 1,
-        include_current: bool = True,
+        mask_type: str = "B",
         bias: bool = True,
     ) -> None:
-        if kernel_size < 1 or dilation < 1:
-            raise ConfigError(
-                f"kernel_size and dilation must be >= 1, got {kernel_size} and {dilation}"
-            )
-        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
-        self.include_current = include_current
-        self.shift = 0 if include_current else 1
-        self.left_padding = (kernel_size - 1) * dilation + self.shift
-
-    @property
-    def span(self) -> int:
-        """Number of consecutive input positions one output sees: ``(k - 1) d + 1``."""
-        return (self.kernel_size[0] - 1) * self.dilation[0] + 1
+        super().__init__(
+            in_channels,
+            out_channels,
+            (1, kernel_size),
+            direction="right",
+            mask_type=mask_type,
+            dilation=(1, dilation),
+            bias=bias,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        t = x.shape[-1]
-        y = self._conv_forward(F.pad(x, (self.left_padding, 0)), self.weight, self.bias)
-        return y[..., :t]
+        return super().forward(x.unsqueeze(2)).squeeze(2)
 
 
 class GatedCausalBlock(nn.Module):
-    """Residual gated block: ``h + proj(tanh(a) * sigmoid(b))``, ``[a, b] = causal_conv(h)``.
+    """Residual gated block: ``h + proj(gate(causal_conv(h)))`` (mask B).
 
     Shapes: ``[B, channels, T] -> [B, channels, T]``; sees ``(k - 1) * dilation`` more past steps.
     """
 
     def __init__(self, channels: int, kernel_size: int, dilation: int) -> None:
         super().__init__()
-        self.conv = CausalConv1d(
-            channels, 2 * channels, kernel_size, dilation=dilation, include_current=True
-        )
+        self.conv = CausalConv1d(channels, 2 * channels, kernel_size, dilation=dilation)
         self.proj = nn.Conv1d(channels, channels, 1)
 
     def forward(self, h: Tensor) -> Tensor:
-        a, b = self.conv(h).chunk(2, dim=1)
-        return h + self.proj(torch.tanh(a) * torch.sigmoid(b))
-
-
-@torch.no_grad()
-def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
-    """Redraw the weight and bias of every ``nn.Conv1d``/``nn.Linear`` in ``module`` from
-    ``generator`` with PyTorch's default initialisation rule."""
-    for layer in module.modules():
-        if isinstance(layer, (nn.Conv1d, nn.Linear)):
-            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
-            if layer.bias is not None:
-                fan_in = layer.weight[0].numel()
-                bound = 1.0 / math.sqrt(fan_in)
-                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+        return h + self.proj(gate(self.conv(h)))

@@ -107,7 +107,9 @@ class ShiftedConv2d(nn.Module):
     (the vertical stack of Gated PixelCNN). ``direction="right"``: kernel ``(1, kw)`` over columns
     ``j-kw+1 .. j`` of row ``i`` (the horizontal stack); its last tap is the output pixel itself and
     is masked by colour group with ``mask_type`` (``"A"`` hides the pixel's own value entirely
-    when ``colors == 1``).
+    when ``colors == 1``). ``dilation`` ``(dh, dw)`` spaces the taps as in ``nn.Conv2d``; the
+    padding grows with it so the field still ends at the output pixel (a ``1 x T`` map with
+    ``direction="right"`` is a causal 1-D convolution, see :mod:`genzoo.nn.causal1d`).
     """
 
     def __init__(
@@ -120,21 +122,27 @@ class ShiftedConv2d(nn.Module):
         colors: int = 1,
         mask_type: str | None = None,
         out_period: int | None = None,
+        dilation: int | tuple[int, int] = 1,
         bias: bool = True,
     ) -> None:
         super().__init__()
         kh, kw = kernel_size
+        dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+        if min(kh, kw, dh, dw) < 1:
+            raise ConfigError(
+                f"kernel sizes and dilations must be >= 1, got {kernel_size} and {dilation}"
+            )
         if direction == "down":
             if kw % 2 != 1:
                 raise ConfigError(f"vertical kernels need an odd width, got {kw}")
-            self.padding = (kw // 2, kw // 2, kh - 1, 0)
+            self.padding = ((kw // 2) * dw, (kw // 2) * dw, (kh - 1) * dh, 0)
         elif direction == "right":
             if kh != 1:
                 raise ConfigError(f"horizontal kernels have height 1, got {kh}")
-            self.padding = (kw - 1, 0, 0, 0)
+            self.padding = ((kw - 1) * dw, 0, 0, 0)
         else:
             raise ConfigError(f"direction must be 'down' or 'right', got {direction!r}")
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, dilation=(dh, dw), bias=bias)
         self.mask: Tensor | None
         mask = None
         if direction == "right" and mask_type is not None:

@@ -5,34 +5,38 @@ van den Oord et al. 2016b): the joint density of a standardised series factorise
 
     p(z_0..z_{T-1}) = prod_t p(z_t | z_<t),
 
-and every conditional is produced at once by a stack of causal convolutions: a first layer that
-excludes the current step (mask A, :class:`~genzoo.nn.causal1d.CausalConv1d` with
-``include_current=False``), then residual gated blocks with dilations ``d_1, d_2, ...`` that
-include it (mask B), then a 1x1 head. The conditional is a mixture of ``K`` Gaussians,
+and every conditional is produced at once by a stack of causal convolutions, the layers of the
+image models applied to a ``1 x T`` image (:mod:`genzoo.nn.causal1d` over
+:class:`~genzoo.nn.masked.ShiftedConv2d`): a first layer of ``k + 1`` taps whose tap on ``t`` is
+masked (mask A), so it sees ``z_{t-k} .. z_{t-1}``; then residual gated blocks with dilations
+``d_1, d_2, ...`` (mask B); then a 1x1 head. The conditional is a mixture of ``K`` Gaussians,
 
     p(z_t | z_<t) = sum_k w_k N(z_t; m_k, s_k^2),   (w, m, log s) = head(features_t),
 
 with ``log s`` clamped below at -7 (as PixelCNN++ does for its logistics); ``K = 1`` is a plain
-Gaussian. The output at ``t`` depends on exactly the ``R = k + (k - 1) * sum(d_i)`` previous values
-(``k``: kernel size), the *receptive field*: the model is an order-``R`` Markov chain, and
+Gaussian. The output at ``t`` depends on exactly the ``R = k + (k - 1) * sum(d_i)`` previous
+values (``k``: kernel size), the *receptive field*: the model is an order-``R`` Markov chain, and
 ``log p(test | history)`` uses only the last ``R`` values of the history (more history changes
 nothing; tested). The network's input has a second channel that is 1 at observed steps and 0 in
 the zero padding before the series start, so the first ``R`` steps of a series are predicted from
 a visibly shorter context rather than from fake zeros.
 
 Training: maximum likelihood (mean ``-log p(z_t | z_<t)`` over every position of random windows of
-the standardised training series) with AdamW, a short warm-up and cosine decay; gradient norm
-clipped at ``grad_clip``. By default the last 10% of the training series is held out for
-validation (conditioned on everything before it) and the weights with the lowest validation NLL,
-measured every ``eval_every`` steps, are kept: on a series of 80 values a 30k-parameter network
-otherwise memorises the data and its predictive scales collapse. Initialisation and batches
-draw from explicit generators derived from ``random_state``. Densities are reported in original
-units (Jacobian ``-log scale_`` per step; see :mod:`genzoo.timeseries.base`). Simulation is
-ancestral sampling, one step at a time, all paths in one batch.
+the standardised training series) with AdamW, a short warm-up and cosine decay, for a fixed
+number of steps; gradient norm clipped at ``grad_clip``. By default the last 10% of the training
+series is held out for validation (conditioned on everything before it) and the weights with the
+lowest validation NLL, measured every ``eval_every`` steps, are kept: on a series of 80 values a
+30k-parameter network otherwise memorises the data and its predictive scales collapse. The test
+part of a series is never seen. Initialisation and batches draw from seeds derived from
+``random_state`` (initialisation inside ``torch.random.fork_rng``: the global RNG is untouched).
+Densities are reported in original units (Jacobian ``-log scale_`` per step; see
+:mod:`genzoo.timeseries.base`). Simulation is ancestral sampling, one step at a time, all paths in
+one batch, each step reading the last ``R`` values only.
 
-Deviations: no skip connections (the head reads the last residual stream); training windows
-start anywhere in the series, so early positions of a window see a truncated (zero-padded)
-context, exactly as the first steps of a series do.
+Deviations: no skip connections (the head reads the last residual stream); a continuous
+(Gaussian mixture) output instead of a softmax over quantised values; training windows start
+anywhere in the series, so early positions of a window see a truncated (zero-padded, marked
+unobserved) context, exactly as the first steps of a series do.
 """
 
 from __future__ import annotations
@@ -48,17 +52,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.distributions.gaussian import LOG_2PI
+from genzoo.distributions.logistic import MIN_LOG_SCALE
 from genzoo.errors import ConfigError, TrainingError
-from genzoo.nn.causal1d import CausalConv1d, GatedCausalBlock, init_parameters
-from genzoo.timeseries.base import ParamTable, SeriesModel
-from genzoo.training.batches import seeded_generator
+from genzoo.nn.causal1d import CausalConv1d, GatedCausalBlock
+from genzoo.timeseries.base import ParamTable, SeriesModel, is_int, register_forecaster
+from genzoo.training.batches import derive_seed, seeded_generator
 from genzoo.training.schedule import LRSchedule
-
-MIN_LOG_SCALE = -7.0
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 class CausalConvNet(nn.Module):
@@ -73,7 +72,7 @@ class CausalConvNet(nn.Module):
     ) -> None:
         super().__init__()
         self.n_components = n_components
-        self.input = CausalConv1d(2, channels, kernel_size, include_current=False)
+        self.input = CausalConv1d(2, channels, kernel_size + 1, mask_type="A")
         self.blocks = nn.ModuleList(
             GatedCausalBlock(channels, kernel_size, int(d)) for d in dilations
         )
@@ -124,49 +123,53 @@ def _log_densities(net: CausalConvNet, z: np.ndarray) -> np.ndarray:
     return mixture_log_prob(x, *_params(net, z)).numpy()
 
 
+@register_forecaster("causal_ar")
 class CausalConvForecaster(SeriesModel):
     """Causal dilated-convolution autoregressive model (see the module docstring).
 
     Args:
         channels: width of the residual stream.
-        kernel_size: taps ``k`` of every causal convolution.
-        dilations: dilation of each gated block (receptive field ``k + (k-1) * sum``).
+        kernel_size: taps ``k`` of every gated block (receptive field ``k + (k-1) * sum(d)``).
+        dilations: dilation of each gated block.
         n_components: Gaussians ``K`` in each predictive mixture (1: a Gaussian).
-        n_steps: AdamW steps.
+        n_steps: AdamW steps (the training budget).
         batch_size: windows per step.
         window: window length (clipped to the training length).
-        lr, weight_decay: AdamW's peak learning rate and decoupled weight decay.
+        lr: AdamW's peak learning rate.
+        weight_decay: AdamW's decoupled weight decay.
         grad_clip: maximum gradient norm.
         validation_fraction: the last this fraction of the training series is held out (its
             past still conditions it); every ``eval_every`` steps its NLL is measured and the
             weights with the lowest are kept (0: no validation, the last weights are kept).
         eval_every: steps between validation measurements.
+        difference: lag ``m`` of the differences modelled (0: the values themselves).
         random_state: integer seed of the initialisation and batch generators.
 
     Fitted attributes: ``net_`` (:class:`CausalConvNet`, eval mode), ``receptive_field_``,
     ``loss_history_`` (training NLL per step, standardised nats), ``validation_history_``
     (``[n, 2]``: step, validation NLL in standardised nats), ``best_step_``, ``n_validation_``,
     ``train_log_likelihood_`` (nats, original units, whole training series), ``mean_``,
-    ``scale_``, ``n_train_``.
+    ``scale_``, ``level_mean_``, ``level_scale_``, ``n_train_``.
     """
 
     _PARAMS: ClassVar[ParamTable] = {
-        "channels": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "kernel_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        **SeriesModel._PARAMS,
+        "channels": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+        "kernel_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "dilations": (
-            lambda v: all(_is_int(d) and d >= 1 for d in v),
-            "a sequence of integers >= 1",
+            lambda v: len(v) >= 1 and all(is_int(d) and d >= 1 for d in v),
+            "a non-empty sequence of integers >= 1",
         ),
-        "n_components": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "n_steps": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "window": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+        "n_components": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+        "n_steps": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+        "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+        "window": (lambda v: is_int(v) and v >= 2, "an integer >= 2"),
         "lr": (lambda v: float(v) > 0.0, "a number > 0"),
         "weight_decay": (lambda v: float(v) >= 0.0, "a number >= 0"),
         "grad_clip": (lambda v: float(v) > 0.0, "a number > 0"),
         "validation_fraction": (lambda v: 0.0 <= float(v) < 0.5, "a number in [0, 0.5)"),
-        "eval_every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "random_state": (_is_int, "an integer seed"),
+        "eval_every": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+        "random_state": (is_int, "an integer seed"),
     }
 
     def __init__(
@@ -184,6 +187,7 @@ class CausalConvForecaster(SeriesModel):
         grad_clip: float = 1.0,
         validation_fraction: float = 0.1,
         eval_every: int = 25,
+        difference: int = 0,
         random_state: int = 0,
     ) -> None:
         self.channels = channels
@@ -198,11 +202,17 @@ class CausalConvForecaster(SeriesModel):
         self.grad_clip = grad_clip
         self.validation_fraction = validation_fraction
         self.eval_every = eval_every
+        self.difference = difference
         self.random_state = random_state
 
+    def _new_net(self) -> CausalConvNet:
+        """A freshly initialised network; its initialisation depends on ``random_state`` only."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(self.random_state, 0))
+            return CausalConvNet(self.channels, self.kernel_size, self.dilations, self.n_components)
+
     def _fit_standardized(self, z: np.ndarray) -> None:
-        net = CausalConvNet(self.channels, self.kernel_size, self.dilations, self.n_components)
-        init_parameters(net, seeded_generator(self.random_state, 0))
+        net = self._new_net()
         batches = seeded_generator(self.random_state, 1)
         n_val = round(float(self.validation_fraction) * z.shape[0])
         n_fit = z.shape[0] - n_val
@@ -258,9 +268,6 @@ class CausalConvForecaster(SeriesModel):
             else self.n_steps
         )
         self.n_validation_ = n_val
-        self.train_log_likelihood_ = float(
-            self._log_densities(z, 0).sum() - z.shape[0] * math.log(self.scale_)
-        )
 
     def _params(self, z: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
         return _params(self.net_, z)
@@ -278,40 +285,35 @@ class CausalConvForecaster(SeriesModel):
         x = torch.as_tensor(v, dtype=torch.float64)[:, None]
         return mixture_log_prob(x, logits, means, log_scales)[:, 0].numpy()
 
-    @torch.no_grad()
-    def simulate(
-        self,
-        history: Any,
-        horizon: int,
-        n_paths: int = 100,
-        generator: torch.Generator | int | None = None,
-    ) -> np.ndarray:
-        """Sample ``n_paths`` futures of length ``horizon`` after ``history`` ``[T]``.
-
-        Ancestral sampling: step ``h`` draws a mixture component and a Gaussian value from
-        ``p(z_{T+h} | history, sampled z_{T+1..T+h-1})``, reading only the last
-        ``receptive_field_`` values.
-
-        Args:
-            generator: ``torch.Generator`` or integer seed (``None``: fresh OS entropy).
-
-        Returns:
-            ``float64 [n_paths, horizon]`` in original units.
-        """
-        z = self._simulation_inputs(history, horizon, n_paths)
-        if isinstance(generator, torch.Generator):
-            gen = generator
+    # -- simulation --------------------------------------------------------------------------------
+    def _random_source(self, random_state: Any) -> torch.Generator:
+        if isinstance(random_state, torch.Generator):
+            return random_state
+        if random_state is not None and not is_int(random_state):
+            raise ConfigError(
+                "the convolutional model draws from torch: pass an integer seed or a "
+                f"torch.Generator, not {type(random_state).__name__}"
+            )
+        gen = torch.Generator()
+        if random_state is None:
+            gen.seed()
         else:
-            gen = torch.Generator()
-            if generator is None:
-                gen.seed()
-            else:
-                gen.manual_seed(int(generator))
+            gen.manual_seed(int(random_state))
+        return gen
+
+    def _level_noise(self, rng: torch.Generator, shape: tuple[int, int]) -> np.ndarray:
+        return torch.randn(shape, generator=rng, dtype=torch.float64).numpy()
+
+    @torch.no_grad()
+    def _simulate(
+        self, z: np.ndarray, horizon: int, n_paths: int, rng: torch.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         r = self.receptive_field_
-        tail = torch.as_tensor(z[-r:], dtype=torch.float32)
+        tail = torch.as_tensor(z[-r:] if z.shape[0] else z, dtype=torch.float32)
         known = tail.shape[0]
         buf = torch.zeros(n_paths, known + horizon)
         buf[:, :known] = tail
+        components = torch.empty(n_paths, horizon, dtype=torch.int64)
         rows = torch.arange(n_paths)
         for h in range(horizon):
             pos = known + h
@@ -319,7 +321,33 @@ class CausalConvForecaster(SeriesModel):
             logits, means, log_scales = (
                 p[:, -1] for p in self.net_(buf[:, max(0, pos - r) : pos + 1])
             )
-            comp = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)[:, 0]
-            eps = torch.randn(n_paths, generator=gen)
+            comp = torch.multinomial(torch.softmax(logits, -1), 1, generator=rng)[:, 0]
+            eps = torch.randn(n_paths, generator=rng)
             buf[:, pos] = means[rows, comp] + torch.exp(log_scales[rows, comp]) * eps
-        return self._unstandardize(buf[:, known:].double().numpy())
+            components[:, h] = comp
+        return buf[:, known:].double().numpy(), components.numpy()
+
+    # -- persistence -------------------------------------------------------------------------------
+    def _fitted_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        scalars = {
+            "receptive_field_": self.receptive_field_,
+            "best_step_": self.best_step_,
+            "n_validation_": self.n_validation_,
+        }
+        arrays = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        arrays |= {
+            "loss_history": self.loss_history_,
+            "validation_history": self.validation_history_,
+        }
+        return scalars, arrays
+
+    def _restore(self, scalars: dict[str, Any], arrays: dict[str, torch.Tensor]) -> None:
+        net = CausalConvNet(self.channels, self.kernel_size, self.dilations, self.n_components)
+        net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
+        net.eval()
+        self.net_ = net
+        self.receptive_field_ = int(scalars["receptive_field_"])
+        self.best_step_ = int(scalars["best_step_"])
+        self.n_validation_ = int(scalars["n_validation_"])
+        self.loss_history_ = arrays["loss_history"].numpy()
+        self.validation_history_ = arrays["validation_history"].numpy()

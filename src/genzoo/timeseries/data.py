@@ -20,6 +20,9 @@ Preprocessing, the only deviations from the raw statsmodels tables:
 * ``elnino`` is a table with one row per year and 12 month columns; it is read row by row
   (January .. December of 1950, then of 1951, ...) into one monthly series.
 
+:func:`series_from_spec` reads either kind from one string (``"nile"``, ``"csv:PATH[:COLUMN]"``),
+as the command line does.
+
 Train/test splits are chronological (:func:`split_series`): the test part is the *end* of the
 series and nothing is ever shuffled, so a model fitted on the training part forecasts its future.
 """
@@ -32,6 +35,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +85,25 @@ class Series:
     def with_values(self, values: np.ndarray, suffix: str = "") -> Series:
         """The same metadata with new ``values``; ``suffix`` is appended to the name."""
         return Series(self.name + suffix, values, self.frequency, self.source, self.unit)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (floats round-trip exactly through ``json``); see :meth:`from_dict`."""
+        meta = {"name": self.name, "frequency": self.frequency, "source": self.source}
+        return meta | {"unit": self.unit, "values": self.values.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Series:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            return cls(
+                str(data["name"]),
+                np.asarray(data["values"], dtype=np.float64),
+                str(data.get("frequency", "unknown")),
+                str(data.get("source", "")),
+                str(data.get("unit", "")),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise DatasetError(f"not a saved series: {err}") from None
 
 
 def interpolate_gaps(values: np.ndarray) -> np.ndarray:
@@ -187,6 +210,29 @@ def load_series(name: str) -> Series:
             "with load_csv_series(path, column)"
         )
     return Series(name, entry.load(), entry.frequency, entry.source, entry.unit)
+
+
+CSV_PREFIX = "csv:"
+
+
+def series_from_spec(spec: str, **csv_options: Any) -> Series:
+    """The series named by ``spec``: a shipped name (``"nile"``) or ``"csv:PATH[:COLUMN]"``.
+
+    ``csv:PATH`` takes the first all-numeric column of the file; ``csv:PATH:COLUMN`` the named
+    one (a ``PATH`` that is itself an existing file wins over splitting at its last ``:``).
+    ``csv_options`` go to :func:`load_csv_series` (``missing=``, ``frequency=``, ...).
+    """
+    if not spec.startswith(CSV_PREFIX):
+        if csv_options:
+            raise ConfigError(f"CSV options {sorted(csv_options)} only apply to csv:PATH series")
+        return load_series(spec)
+    rest = spec[len(CSV_PREFIX) :]
+    path, column = rest, None
+    if not Path(rest).expanduser().is_file() and ":" in rest:
+        path, column = rest.rsplit(":", 1)
+    if not path:
+        raise ConfigError(f"{spec!r} names no file; write csv:PATH or csv:PATH:COLUMN")
+    return load_csv_series(path, column or None, **csv_options)
 
 
 def _parse_float(text: str) -> float | None:

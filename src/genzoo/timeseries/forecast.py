@@ -6,18 +6,25 @@ better):
 
     CRPS(F, y) = E|X - y| - 1/2 E|X - X'|,    X, X' ~ F independent.
 
-For ``n`` simulated values ``x_1..x_n`` it is computed for their empirical distribution, exactly:
-``(1/n) sum_i |x_i - y| - 1/(2 n^2) sum_{i,j} |x_i - x_j|`` (the ``n^2`` form, which equals
-``integral (F_n(t) - 1{y <= t})^2 dt``; it exceeds the unbiased ``n (n - 1)`` form by
-``E|X-X'| / (2n)``). The pairwise sum is ``O(n^2)``; sorted, ``sum_{i,j} |x_i - x_j| =
-2 sum_i (2i - n - 1) x_(i)`` (1-based ranks), ``O(n log n)``. Both are offered and tested equal.
-For a Gaussian, ``CRPS(N(m, s^2), y) = s [u (2 Phi(u) - 1) + 2 phi(u) - 1/sqrt(pi)]``,
-``u = (y - m) / s``.
+From ``n`` simulated values ``x_1..x_n`` of ``F`` two estimators are offered:
+
+* ``"fair"`` (the default; Ferro 2014, Zamo & Naveau 2018):
+  ``(1/n) sum_i |x_i - y| - 1/(2 n (n-1)) sum_{i != j} |x_i - x_j|``, an *unbiased* estimate of
+  ``CRPS(F, y)``: its expectation does not depend on ``n``, so scores from different numbers of
+  paths compare;
+* ``"empirical"``: the CRPS of the empirical distribution ``F_n`` of the samples,
+  ``(1/n) sum_i |x_i - y| - 1/(2 n^2) sum_{i,j} |x_i - x_j| = integral (F_n(t) - 1{y <= t})^2 dt``,
+  which exceeds the fair one by ``E|X - X'| / (2n)`` on average (biased up for finite ``n``).
+
+The pairwise sum is ``O(n^2)``; sorted, ``sum_{i,j} |x_i - x_j| = 2 sum_i (2i - n - 1) x_(i)``
+(1-based ranks), ``O(n log n)``; both are offered and tested equal. For a Gaussian,
+``CRPS(N(m, s^2), y) = s [u (2 Phi(u) - 1) + 2 phi(u) - 1/sqrt(pi)]``, ``u = (y - m) / s``.
 
 ``evaluate_forecaster`` fits a model on the start of a series and scores it on the end: the
 held-out log-likelihood ``log p(test | train)`` (one-step-ahead conditionals on the observed past;
-see :mod:`genzoo.timeseries.base`), and the CRPS and central-interval coverage of *multi-step*
-forecasts — paths simulated from the end of the training part over the whole test segment.
+see :mod:`genzoo.timeseries.base`), and the (fair) CRPS and central-interval coverage of
+*multi-step* forecasts — paths simulated from the end of the training part over the whole test
+segment.
 """
 
 from __future__ import annotations
@@ -29,22 +36,27 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from scipy.special import ndtr
 
 from genzoo.errors import ConfigError
 from genzoo.timeseries.base import as_values
 from genzoo.timeseries.data import Series, split_series
 
 DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+DEFAULT_LEVELS = (0.5, 0.9)
+CRPS_ESTIMATORS = ("fair", "empirical")
 
 
 class Forecaster(Protocol):
-    """What :func:`evaluate_forecaster` needs (both time-series models provide it)."""
+    """What :func:`evaluate_forecaster` needs (every time-series model provides it)."""
 
     def fit(self, X: Any, y: None = None) -> Any: ...
 
     def score_samples(self, X: Any, history: Any = None) -> np.ndarray: ...
 
-    def simulate(self, history: Any, horizon: int, n_paths: int, seed: int, /) -> np.ndarray: ...
+    def simulate(
+        self, history: Any, horizon: int, n_paths: int = ..., random_state: Any = ...
+    ) -> Any: ...
 
 
 def _paths_and_truth(paths: Any, truth: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -58,12 +70,16 @@ def _paths_and_truth(paths: Any, truth: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def crps_from_samples(paths: Any, truth: Any, *, method: str = "sort") -> np.ndarray:
-    """CRPS of the empirical distribution of ``paths[:, h]`` at ``truth[h]``, per step.
+def crps_from_samples(
+    paths: Any, truth: Any, *, estimator: str = "fair", method: str = "sort"
+) -> np.ndarray:
+    """CRPS of the forecast sampled by ``paths[:, h]`` at ``truth[h]``, per step.
 
     Args:
-        paths: ``[n_paths, horizon]`` simulated values.
+        paths: ``[n_paths, horizon]`` simulated values (``n_paths >= 2`` for ``"fair"``).
         truth: ``[horizon]`` outcomes.
+        estimator: ``"fair"`` (unbiased for the sampled distribution) or ``"empirical"`` (the
+            CRPS of the samples' empirical distribution); see the module docstring.
         method: ``"sort"`` (``O(n log n)``) or ``"pairwise"`` (``O(n^2)`` memory and time).
 
     Returns:
@@ -71,6 +87,10 @@ def crps_from_samples(paths: Any, truth: Any, *, method: str = "sort") -> np.nda
     """
     x, y = _paths_and_truth(paths, truth)
     n = x.shape[0]
+    if estimator not in CRPS_ESTIMATORS:
+        raise ConfigError(f"estimator must be one of {CRPS_ESTIMATORS}, got {estimator!r}")
+    if estimator == "fair" and n < 2:
+        raise ConfigError("the fair CRPS needs at least 2 paths; simulate more")
     spread = np.abs(x - y[None, :]).mean(0)
     if method == "sort":
         ranks = np.arange(1, n + 1, dtype=np.float64)[:, None]
@@ -79,16 +99,16 @@ def crps_from_samples(paths: Any, truth: Any, *, method: str = "sort") -> np.nda
         pair_sum = np.abs(x[:, None, :] - x[None, :, :]).sum((0, 1))
     else:
         raise ConfigError(f"method must be 'sort' or 'pairwise', got {method!r}")
-    return spread - 0.5 * pair_sum / n**2
+    pairs = n * (n - 1) if estimator == "fair" else n * n
+    return spread - 0.5 * pair_sum / pairs
 
 
 def crps_gaussian(mean: Any, std: Any, truth: Any) -> np.ndarray:
     """Closed-form CRPS of ``N(mean, std^2)`` at ``truth`` (broadcast arrays, ``std > 0``)."""
     m, s, y = (np.asarray(a, dtype=np.float64) for a in (mean, std, truth))
     u = (y - m) / s
-    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(u / math.sqrt(2.0)))
     pdf = np.exp(-0.5 * u**2) / math.sqrt(2.0 * math.pi)
-    return s * (u * (2.0 * cdf - 1.0) + 2.0 * pdf - 1.0 / math.sqrt(math.pi))
+    return s * (u * (2.0 * ndtr(u) - 1.0) + 2.0 * pdf - 1.0 / math.sqrt(math.pi))
 
 
 def quantile_bands(paths: Any, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> np.ndarray:
@@ -99,6 +119,32 @@ def quantile_bands(paths: Any, quantiles: Sequence[float] = DEFAULT_QUANTILES) -
     return np.quantile(np.asarray(paths, dtype=np.float64), q, axis=0)
 
 
+def level_key(level: float) -> str:
+    """``0.9 -> "90"``: the key of a central interval in result dictionaries."""
+    return f"{100 * level:g}"
+
+
+def interval_coverage(
+    paths: Any, truth: Any, levels: Sequence[float] = DEFAULT_LEVELS
+) -> dict[str, dict[str, float]]:
+    """Fraction of ``truth`` inside each central interval of ``paths``, and its mean width.
+
+    The ``level`` interval runs from the ``(1 - level) / 2`` to the ``(1 + level) / 2`` empirical
+    quantile of each step's paths. Returns ``{"coverage": {"50": .., "90": ..},
+    "interval_width": {...}}`` (widths in the units of ``truth``); a calibrated forecast covers
+    ``level`` of the outcomes.
+    """
+    x, y = _paths_and_truth(paths, truth)
+    coverage, width = {}, {}
+    for level in levels:
+        if not 0.0 < float(level) < 1.0:
+            raise ConfigError(f"interval levels must be in (0, 1), got {level}")
+        lo, hi = quantile_bands(x, ((1.0 - level) / 2.0, (1.0 + level) / 2.0))
+        coverage[level_key(level)] = float(((y >= lo) & (y <= hi)).mean())
+        width[level_key(level)] = float((hi - lo).mean())
+    return {"coverage": coverage, "interval_width": width}
+
+
 def evaluate_forecaster(
     model: Forecaster,
     series: Series | Any,
@@ -107,38 +153,42 @@ def evaluate_forecaster(
     seed: int = 0,
     *,
     fit: bool = True,
-    level: float = 0.9,
+    levels: Sequence[float] = DEFAULT_LEVELS,
 ) -> dict[str, Any]:
     """Fit ``model`` on all but the last ``test_length`` values and score it on them.
 
     Args:
         model: a time-series model (:class:`Forecaster`); fitted here on the training part
-            unless ``fit=False`` (then it must not have seen the test part).
+            unless ``fit=False`` (then it must have been fitted on exactly that part).
         series: a :class:`Series` or values ``[T]``.
         test_length: length ``H`` of the test segment at the end of the series.
-        n_paths: simulated paths for the CRPS and the interval.
+        n_paths: simulated paths for the CRPS and the intervals.
         seed: seed passed to ``model.simulate``.
-        level: central probability of the interval whose coverage is reported.
+        levels: central probabilities of the intervals whose coverage is reported.
 
     Returns:
         ``{"n_train", "n_test", "log_likelihood" (nats, total), "log_likelihood_per_step"
-        (nats per step), "crps_mean", "crps_per_step" [H], "coverage", "level",
-        "interval_width_mean", "n_paths", "seed", "history_used"}``; ``history_used`` is the
-        number of past values the likelihood can condition on (``None``: all of them).
+        (nats per step), "crps_mean" (fair CRPS, units of the series), "crps_per_step" [H],
+        "coverage" {"50": .., "90": ..}, "interval_width" {...}, "n_paths", "seed",
+        "history_used"}``; ``history_used`` is the number of past values the likelihood can
+        condition on (``None``: all of them).
     """
     if not isinstance(series, Series):
         series = Series("series", as_values(series))
-    if not 0.0 < level < 1.0:
-        raise ConfigError(f"level must be in (0, 1), got {level}")
     train, test = split_series(series, test_length=test_length)
     if fit:
         model.fit(train.values)
+    elif getattr(model, "n_train_", len(train)) != len(train):
+        raise ConfigError(
+            f"the model was fitted on {model.n_train_} values, but the training part here has "
+            f"{len(train)}; pass the split it was fitted on, or fit=True"
+        )
     per_step = model.score_samples(test.values, history=train.values)
     paths = model.simulate(train.values, len(test), n_paths, seed)
     crps = crps_from_samples(paths, test.values)
-    lo, hi = quantile_bands(paths, ((1.0 - level) / 2.0, (1.0 + level) / 2.0))
-    inside = (test.values >= lo) & (test.values <= hi)
     receptive = getattr(model, "receptive_field_", None)
+    if receptive is not None:
+        receptive += getattr(model, "difference", 0)
     return {
         "n_train": len(train),
         "n_test": len(test),
@@ -146,9 +196,7 @@ def evaluate_forecaster(
         "log_likelihood_per_step": float(per_step.mean()),
         "crps_mean": float(crps.mean()),
         "crps_per_step": crps,
-        "coverage": float(inside.mean()),
-        "level": float(level),
-        "interval_width_mean": float((hi - lo).mean()),
+        **interval_coverage(paths, test.values, levels),
         "n_paths": int(n_paths),
         "seed": int(seed),
         "history_used": None if receptive is None else min(int(receptive), len(train)),

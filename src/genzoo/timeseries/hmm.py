@@ -4,9 +4,10 @@ Model (Rabiner 1989; Baum-Welch EM from hmmlearn's ``GaussianHMM``, which is wra
 rewritten): hidden states ``s_t in {0..K-1}`` form a Markov chain with initial distribution
 ``pi`` and transition matrix ``A``; each observation is ``x_t | s_t = k ~ N(mu_k, sigma_k^2)``.
 
-The model is fitted to the standardised training series (see :mod:`genzoo.timeseries.base`);
-``means_``/``variances_`` are reported in original units. Everything after fitting is computed
-here from the fitted parameters with a log-space forward pass:
+The model is fitted to the standardised training series, or to its standardised lag-``m``
+differences with ``difference=m`` (see :mod:`genzoo.timeseries.base`); ``means_``/``variances_``
+are reported in the units of what is modelled (the values, or their differences). Everything
+after fitting is computed here from the fitted parameters with a log-space forward pass:
 
 * predicted state ``a_t(k) = p(s_t = k | x_<t)`` (``a_0 = pi``, ``a_{t+1} = f_t A``);
 * one-step predictive density ``p(x_t | x_<t) = sum_k a_t(k) N(x_t; mu_k, sigma_k^2)`` and the
@@ -17,10 +18,12 @@ here from the fitted parameters with a log-space forward pass:
 
 Simulation filters the state posterior at the end of the history, then draws future states
 from the chain and emissions from the state Gaussians, all paths at once with an explicit
-``numpy.random.Generator``.
+``numpy.random.Generator``. ``sample(n)`` is the same with an empty history (first state from
+``pi``) and returns the states as labels.
 
 Deviations: one sequence only (no ``lengths``); ``n_init`` EM restarts from different seeds keep
-the fit with the highest training likelihood (hmmlearn does a single run).
+the fit with the highest *training* likelihood (hmmlearn does a single run; no test data is
+involved in the choice).
 """
 
 from __future__ import annotations
@@ -29,9 +32,16 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from genzoo.errors import ConfigError
-from genzoo.timeseries.base import ParamTable, SeriesModel
+from genzoo.timeseries.base import (
+    ParamTable,
+    SeriesModel,
+    as_values,
+    is_int,
+    register_forecaster,
+)
 
 LOG_2PI = math.log(2.0 * math.pi)
 COVARIANCE_TYPES = ("diag", "spherical", "full", "tied")
@@ -43,10 +53,7 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     return np.log(np.sum(np.exp(a - peak), axis=axis)) + np.squeeze(peak, axis=axis)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
+@register_forecaster("hmm")
 class GaussianHMMForecaster(SeriesModel):
     """Gaussian-emission HMM of a 1-D series (a wrapper of ``hmmlearn.hmm.GaussianHMM``).
 
@@ -58,23 +65,26 @@ class GaussianHMMForecaster(SeriesModel):
         tol: EM stops when the training log-likelihood gains less than this (nats).
         min_covar: variance floor on the standardised scale.
         n_init: EM runs from different seeds; the one with the best training likelihood is kept.
-        random_state: integer seed of the EM initialisations (k-means), ``n_init`` seeds derived
-            from it.
+        difference: lag ``m`` of the differences modelled (0: the values themselves).
+        random_state: integer seed of the EM initialisations (k-means); the ``n_init`` run
+            seeds are derived from it.
 
     Fitted attributes: ``hmm_`` (the hmmlearn model, standardised scale), ``startprob_`` [K],
-    ``transmat_`` [K, K], ``means_`` [K] and ``variances_`` [K] (original units), ``mean_`` and
-    ``scale_`` (the standardisation), ``train_log_likelihood_`` (nats, original units),
-    ``n_iter_`` and ``converged_`` (of the kept run), ``n_train_``.
+    ``transmat_`` [K, K], ``means_`` [K] and ``variances_`` [K] (original units of what is
+    modelled), ``mean_``/``scale_`` (the standardisation), ``level_mean_``/``level_scale_``,
+    ``train_log_likelihood_`` (nats, original units), ``n_iter_`` and ``converged_`` (of the
+    kept run), ``n_train_``.
     """
 
     _PARAMS: ClassVar[ParamTable] = {
-        "n_states": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        **SeriesModel._PARAMS,
+        "n_states": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "covariance_type": (lambda v: v in COVARIANCE_TYPES, f"one of {COVARIANCE_TYPES}"),
-        "n_iter": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "n_iter": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
         "tol": (lambda v: float(v) >= 0.0, "a number >= 0"),
         "min_covar": (lambda v: float(v) > 0.0, "a number > 0"),
-        "n_init": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-        "random_state": (_is_int, "an integer seed"),
+        "n_init": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
+        "random_state": (is_int, "an integer seed"),
     }
 
     def __init__(
@@ -86,6 +96,7 @@ class GaussianHMMForecaster(SeriesModel):
         tol: float = 1e-4,
         min_covar: float = 1e-3,
         n_init: int = 3,
+        difference: int = 0,
         random_state: int = 0,
     ) -> None:
         self.n_states = n_states
@@ -94,6 +105,7 @@ class GaussianHMMForecaster(SeriesModel):
         self.tol = tol
         self.min_covar = min_covar
         self.n_init = n_init
+        self.difference = difference
         self.random_state = random_state
 
     @property
@@ -118,17 +130,22 @@ class GaussianHMMForecaster(SeriesModel):
             score = model.score(z[:, None])
             if score > best_score:
                 best, best_score = model, score
-        self.hmm_ = best
         history = list(best.monitor_.history)
         self.n_iter_ = int(best.monitor_.iter)
-        self.converged_ = len(history) >= 2 and history[-1] - history[-2] < self.tol
-        self._mu = best.means_[:, 0].astype(np.float64)
-        self._var = np.asarray(best.covars_, dtype=np.float64).reshape(self.n_states)
-        self.startprob_ = np.asarray(best.startprob_, dtype=np.float64)
-        self.transmat_ = np.asarray(best.transmat_, dtype=np.float64)
+        self.converged_ = bool(len(history) >= 2 and history[-1] - history[-2] < self.tol)
+        self._set_parameters(
+            best.startprob_, best.transmat_, best.means_[:, 0], np.reshape(best.covars_, -1)
+        )
+        self.hmm_ = best
+
+    def _set_parameters(self, startprob: Any, transmat: Any, mu: Any, var: Any) -> None:
+        """Fitted attributes from the standardised-scale parameters ``(pi, A, mu, sigma^2)``."""
+        self.startprob_ = np.asarray(startprob, dtype=np.float64)
+        self.transmat_ = np.asarray(transmat, dtype=np.float64)
+        self._mu = np.asarray(mu, dtype=np.float64)
+        self._var = np.asarray(var, dtype=np.float64)
         self.means_ = self.mean_ + self.scale_ * self._mu
         self.variances_ = self.scale_**2 * self._var
-        self.train_log_likelihood_ = float(best_score) - z.shape[0] * math.log(self.scale_)
 
     # -- forward pass (standardised scale) -------------------------------------------------------
     def _log_emission(self, z: np.ndarray) -> np.ndarray:
@@ -171,36 +188,30 @@ class GaussianHMMForecaster(SeriesModel):
         return _logsumexp(log_next[None, :] + self._log_emission(v), axis=1)
 
     def filter_states(self, history: Any) -> np.ndarray:
-        """``p(s_T = k | history)``, the filtered state at the last history step: ``[K]``."""
-        z = self._simulation_inputs(history, 1, 1)
+        """``p(s = k | history)``, the filtered state of the last modelled step: ``[K]``."""
+        self._check_fitted()
+        z = self._standardize(self._differences(as_values(history, "history")))
         if z.shape[0] == 0:
-            raise ConfigError("filter_states needs a non-empty history")
+            raise ConfigError(
+                f"filter_states needs more than difference={self.difference} history values"
+            )
         return np.exp(self._forward(z)[1][-1])
 
-    def simulate(
-        self,
-        history: Any,
-        horizon: int,
-        n_paths: int = 100,
-        random_state: int | np.random.Generator | None = None,
-        *,
-        return_states: bool = False,
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Sample ``n_paths`` futures of length ``horizon`` after ``history`` ``[T]``.
+    # -- simulation --------------------------------------------------------------------------------
+    def _random_source(self, random_state: Any) -> np.random.Generator:
+        if isinstance(random_state, torch.Generator):
+            raise ConfigError(
+                "the HMM draws from numpy: pass an integer seed or a numpy.random.Generator"
+            )
+        return np.random.default_rng(random_state)
 
-        The first future state is drawn from ``p(s_{T+1} | history)`` (``pi`` if the history is
-        empty), later ones from ``A``; each value from its state's Gaussian.
+    def _level_noise(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        return rng.standard_normal(shape)
 
-        Args:
-            random_state: seed or ``numpy.random.Generator`` (``None``: fresh OS entropy).
-            return_states: also return the sampled states.
-
-        Returns:
-            paths ``float64 [n_paths, horizon]`` in original units (and states
-            ``int [n_paths, horizon]``).
-        """
-        z = self._simulation_inputs(history, horizon, n_paths)
-        rng = np.random.default_rng(random_state)
+    def _simulate(
+        self, z: np.ndarray, horizon: int, n_paths: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # the first future state from p(s_T | z_<T) (pi if z is empty), later ones from A
         next_probs = np.exp(self._forward(z)[0][-1])
         cum_next = np.cumsum(next_probs / next_probs.sum())
         cum_a = np.cumsum(self.transmat_ / self.transmat_.sum(1, keepdims=True), axis=1)
@@ -212,5 +223,33 @@ class GaussianHMMForecaster(SeriesModel):
             rows = cum_a[states[:, h - 1]]
             states[:, h] = np.minimum((u[:, h, None] > rows).sum(1), k - 1)
         noise = rng.standard_normal((n_paths, horizon))
-        paths = self._unstandardize(self._mu[states] + np.sqrt(self._var[states]) * noise)
-        return (paths, states) if return_states else paths
+        return self._mu[states] + np.sqrt(self._var[states]) * noise, states
+
+    # -- persistence -------------------------------------------------------------------------------
+    def _fitted_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        arrays = {"startprob": self.startprob_, "transmat": self.transmat_}
+        arrays |= {"means_standardized": self._mu, "variances_standardized": self._var}
+        return {"n_iter_": self.n_iter_, "converged_": self.converged_}, arrays
+
+    def _restore(self, scalars: dict[str, Any], arrays: dict[str, torch.Tensor]) -> None:
+        from hmmlearn.hmm import GaussianHMM
+
+        self.n_iter_, self.converged_ = int(scalars["n_iter_"]), bool(scalars["converged_"])
+        a = {k: v.numpy() for k, v in arrays.items()}
+        self._set_parameters(
+            a["startprob"], a["transmat"], a["means_standardized"], a["variances_standardized"]
+        )
+        model = GaussianHMM(
+            n_components=self.n_states,
+            covariance_type=self.covariance_type,
+            n_iter=self.n_iter,
+            tol=self.tol,
+            min_covar=self.min_covar,
+        )
+        var = self._var
+        shapes = {"spherical": var, "diag": var[:, None], "full": var[:, None, None]}
+        model.startprob_, model.transmat_ = self.startprob_, self.transmat_
+        model.means_ = self._mu[:, None]
+        model.covars_ = shapes.get(self.covariance_type, var[:1, None])  # tied: one [1, 1]
+        model.n_features = 1
+        self.hmm_ = model
