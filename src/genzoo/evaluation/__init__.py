@@ -1,6 +1,29 @@
 """Evaluation: likelihoods in nats and bits/dim (sample-quality metrics come later)."""
 
+from genzoo.evaluation.comparison import density_comparison, density_table
 from genzoo.evaluation.likelihood import bits_per_dim, evaluate_likelihood
 from genzoo.evaluation.report import evaluate_run
+from genzoo.evaluation.unsupervised import (
+    cluster,
+    embed,
+    linear_probe,
+    model_features,
+    plot_embedding,
+    probe,
+    save_coordinates,
+)
 
-__all__ = ["bits_per_dim", "evaluate_likelihood", "evaluate_run"]
+__all__ = [
+    "bits_per_dim",
+    "cluster",
+    "density_comparison",
+    "density_table",
+    "embed",
+    "evaluate_likelihood",
+    "evaluate_run",
+    "linear_probe",
+    "model_features",
+    "plot_embedding",
+    "probe",
+    "save_coordinates",
+]
