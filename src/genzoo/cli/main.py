@@ -30,6 +30,10 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for module in (datasets, models, evaluate, sample, complete, interpolate):
         module.register(sub)
+    from genzoo.cli import cluster, compare, embed, probe  # the unsupervised tasks
+
+    for module in (probe, cluster, embed, compare):
+        module.register(sub)
     train.register(sub, argv)
     return parser
 
