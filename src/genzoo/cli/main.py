@@ -34,6 +34,9 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
 
     for module in (probe, cluster, embed, compare):
         module.register(sub)
+    from genzoo.cli import series  # time-series models
+
+    series.register(sub)
     train.register(sub, argv)
     return parser
 

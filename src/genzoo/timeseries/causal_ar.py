@@ -125,7 +125,7 @@ def _log_densities(net: CausalConvNet, z: np.ndarray) -> np.ndarray:
 
 @register_forecaster("causal_ar")
 class CausalConvForecaster(SeriesModel):
-    """Causal dilated-convolution autoregressive model (see the module docstring).
+    """Dilated causal convolutions with a Gaussian-mixture output: PixelCNN in one dimension.
 
     Args:
         channels: width of the residual stream.

@@ -55,7 +55,7 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 @register_forecaster("hmm")
 class GaussianHMMForecaster(SeriesModel):
-    """Gaussian-emission HMM of a 1-D series (a wrapper of ``hmmlearn.hmm.GaussianHMM``).
+    """Gaussian-emission hidden Markov model (a wrapper of hmmlearn's GaussianHMM).
 
     Args:
         n_states: number of hidden states ``K``.

@@ -32,7 +32,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 @register_forecaster("naive")
 class SeasonalRandomWalk(SeriesModel):
-    """Gaussian random walk with drift on lag-``difference`` differences (see module docstring).
+    """Gaussian (seasonal) random walk with drift: the naive baseline.
 
     Args:
         difference: the season ``m`` (1: random walk; 12: seasonal random walk of monthly data).
