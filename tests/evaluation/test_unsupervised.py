@@ -231,6 +231,9 @@ def test_conditional_gan_features_ignore_the_label_and_are_accepted(digits):
     features = model_features(gan, digits.test[:50])
     expected = gan.features(digits.test[:50], digits.test_labels[:50]).detach().numpy()
     np.testing.assert_allclose(features, expected, rtol=1e-6, atol=1e-6)
+    # but the model saw the labels in training: its rows say so
+    rep = unsupervised.feature_representation(digits, gan, max_train=20)
+    assert rep.name == "dcgan features (conditional model: trained with labels)"
 
 
 def test_untrained_copy_has_the_config_new_weights_and_leaves_the_rng_alone(vae):

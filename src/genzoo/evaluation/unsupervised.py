@@ -32,6 +32,9 @@ clustering. :func:`model_features` calls ``features`` with two different constan
 images; if the outputs differ (a conditional VAE's encoder) it refuses with
 :class:`~genzoo.errors.UnsupportedError`; if they agree (a conditional GAN's discriminator
 features ignore ``y``) the features are label-free and are computed with a constant label.
+Such a model was still *trained* with the labels (a projection discriminator learns
+class-discriminative features), so its rows say "conditional model: trained with labels": they
+are not an unsupervised feature-learning result.
 """
 
 from __future__ import annotations
@@ -204,7 +207,10 @@ def feature_representation(
     """
     train = model_features(model, _train_subset(dataset, max_train, seed), batch_size=batch_size)
     test = model_features(model, dataset.test, batch_size=batch_size)
-    return Representation(f"{model.name} features", train, test, "model.features")
+    name = f"{model.name} features"
+    if model.num_classes is not None:
+        name += " (conditional model: trained with labels)"
+    return Representation(name, train, test, "model.features")
 
 
 def pixel_representations(
