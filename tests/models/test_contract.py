@@ -355,8 +355,8 @@ def test_sampling_ignores_training_mode_dropout():
 
 # ------------------------------------------------------------------ cached (incremental) sampling
 def has_cache(name: str) -> bool:
-    cls = genzoo.models.get_model_class(name)
-    return getattr(cls, "incremental_sampler", None) is not AutoregressiveModel.incremental_sampler
+    method = getattr(genzoo.models.get_model_class(name), "incremental_sampler", None)
+    return method is not None and method is not AutoregressiveModel.incremental_sampler
 
 
 CACHED = [m for m in EXACT if has_cache(m)]

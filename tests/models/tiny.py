@@ -38,6 +38,8 @@ TINY: dict[str, dict[str, Any]] = {
         "context_dim": 3,
     },
     "rbm": {"hidden": 5, "chains": 8, "gibbs_steps": 50},
+    "mixture_categorical": {"components": 2, "max_iter": 20},
+    "gmm": {"components": 2, "max_iter": 20, "reg_covar": 0.05},
     "vqvae": {
         "codebook_size": 5,
         "code_dim": 3,

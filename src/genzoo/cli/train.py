@@ -166,6 +166,11 @@ def print_metrics(metrics: dict) -> None:
             f"test IWAE bound (k={bound['k']}): {iwae['bits_per_dim']:.4f} bits/dim on the first "
             f"{iwae['num_images']} images (ELBO there: {paired['bits_per_dim']:.4f})"
         )
+    if "test_accuracy" in metrics:
+        print(
+            f"test accuracy (generative classifier, Bayes' rule): {metrics['test_accuracy']:.4f} "
+            f"on {metrics['num_test_images']} images"
+        )
     for key in ("samples_png", "completion_png", "reconstruction_png"):
         if key in metrics:
             print(f"wrote {metrics[key]}")

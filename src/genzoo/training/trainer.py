@@ -83,7 +83,8 @@ class TrainResult:
             ``images_per_s``, ``grad_norm``) averaged over the last logging window.
         eval_metrics: the last periodic evaluation (``loss``, ``bits_per_dim``, ... and
             ``step``), or ``None`` if none ran.
-        stop_reason: ``"steps"``, ``"epochs"`` or ``"minutes"`` — the budget that ended the run.
+        stop_reason: ``"steps"``, ``"epochs"`` or ``"minutes"`` — the budget that ended the run
+            (models fitted by their own algorithm: also ``"converged"`` or ``"max_iter"``).
         out_dir, checkpoint_path, model_dir, metrics_path, config_path: the files written.
         accelerator, precision, strategy: the resolved hardware settings.
         world_size, global_rank: this process's place in a distributed run (files and
@@ -217,6 +218,10 @@ def _train(
     config.validate()
     if not isinstance(model, GenerativeModel):
         raise ConfigError(f"model must be a genzoo GenerativeModel, got {type(model).__name__}")
+    if model.trained_by_fit:  # e.g. EM: the model's own fit() instead of gradient steps
+        from genzoo.training.fitting import fit_run  # (fitting imports this module)
+
+        return fit_run(model, dataset, config, out, resume), None
     train_data, eval_source = dataset, dataset  # with --validation: a held-out training part
     if config.validation > 0:
         train_data, eval_source = split_validation(dataset, config.validation, config.seed)
