@@ -15,6 +15,9 @@ from genzoo.models.base import GenerativeModel
 
 TINY: dict[str, dict[str, Any]] = {
     "pixel_independent": {},
+    "fvsbn": {},
+    "nade": {"hidden": 7},
+    "made": {"hidden": 9, "num_hidden_layers": 2},
     "pixelcnn": {"channels": 10, "num_blocks": 2, "head_channels": 11},
     "gated_pixelcnn": {"channels": 10, "num_layers": 3, "head_channels": 11},
     "pixelcnn_pp": {"filters": 6, "blocks": 1, "num_mixtures": 3, "dropout": 0.0},

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from genzoo.errors import ConfigError
-from genzoo.nn.made import AutoregressiveMLP, MaskedLinear, made_degrees, made_masks
+from genzoo.nn.made import (
+    AutoregressiveMLP,
+    IncrementalMADE,
+    MaskedLinear,
+    made_degrees,
+    made_masks,
+)
 
 #: (dim, hidden, hidden layers, outputs per dim): narrow, exact and wide layers, and no hidden layer
 CASES = [
@@ -170,3 +176,87 @@ def test_all_orders_of_three_dims():
             assert not (connected & ~allowed).any()
             if hidden >= 2:
                 assert torch.equal(connected, allowed)
+
+
+# ------------------------------------------------------------------ extensions: several input
+# units per dimension, random degrees, several mask sets, incremental evaluation
+@pytest.mark.parametrize(("dim", "hidden", "layers", "outs"), CASES)
+@pytest.mark.parametrize("ins", [1, 3])
+def test_random_degrees_and_input_units_stay_strictly_autoregressive(
+    dim, hidden, layers, outs, ins
+):
+    g = torch.Generator().manual_seed(7 * dim + hidden)
+    for _ in range(4):
+        order = torch.randperm(dim, generator=g)
+        masks = made_masks(order, [hidden] * layers, outs, inputs_per_dim=ins, generator=g)
+        assert masks[0].shape[1] == ins * dim
+        # input unit e * D + j belongs to dimension j: fold the E units of each dimension
+        connected = paths(masks).view(outs * dim, ins, dim).sum(1) > 0
+        assert not (connected & ~strictly_before(order, outs)).any()
+
+
+def test_random_degrees_follow_the_paper():
+    """Each layer's degrees lie in [min(previous layer), D - 1]; the default is deterministic."""
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(9, generator=g)
+    _, h1, h2 = made_degrees(order, [50, 50], generator=g)
+    assert int(h1.min()) >= 1 and int(h1.max()) <= 8
+    assert int(h2.min()) >= int(h1.min()) and int(h2.max()) <= 8
+    assert len(set(h1.tolist())) > 4  # spread out, not constant
+    assert not torch.equal(h1, made_degrees(order, [50])[1])  # differs from the even spread
+
+
+@pytest.mark.parametrize("layers", [0, 1, 3])
+def test_mask_sets_share_weights_and_each_respects_its_order(layers):
+    g = torch.Generator().manual_seed(layers)
+    orders = torch.stack([torch.randperm(6, generator=g) for _ in range(4)])
+    torch.manual_seed(0)
+    net = AutoregressiveMLP(
+        6, 8, layers, 2, 0, orders, inputs_per_dim=2, degrees_generator=g
+    ).double()
+    assert net.num_masks == 4 and torch.equal(net.order, orders[0])
+    assert all(layer.mask.shape[0] == 4 for layer in net.layers)
+    x = torch.randn(3, 12, dtype=torch.float64)
+    outs = [net(x, mask_set=m) for m in range(4)]
+    assert not torch.equal(outs[0], outs[1])  # the sets differ
+    for m in range(4):
+        masks = [layer.mask[m] for layer in net.layers]
+        connected = paths(masks).view(12, 2, 6).sum(1) > 0
+        assert not (connected & ~strictly_before(orders[m], 2)).any()
+        # by perturbation, through the network itself
+        pos = positions(orders[m])
+        for j in range(6):
+            x2 = x.clone()
+            x2[:, [j, 6 + j]] += 2.0
+            changed = (net(x2, mask_set=m) - outs[m]).abs().amax(dim=(0, 1)) > 0
+            assert not changed[pos <= pos[j]].any()
+
+
+INCREMENTAL = [(0, 1, 0), (0, 3, 2), (1, 1, 2), (2, 3, 0), (3, 2, 3)]
+
+
+@pytest.mark.parametrize(("layers", "ins", "context_features"), INCREMENTAL)
+def test_incremental_evaluation_equals_the_full_network(layers, ins, context_features):
+    g = torch.Generator().manual_seed(1)
+    orders = torch.stack([torch.arange(5), torch.randperm(5, generator=g)])
+    torch.manual_seed(layers)
+    net = AutoregressiveMLP(5, 7, layers, 3, context_features, orders, inputs_per_dim=ins).double()
+    x = torch.randn(4, ins * 5, dtype=torch.float64)
+    c = torch.randn(4, context_features, dtype=torch.float64) if context_features else None
+    for m in range(2):
+        with torch.no_grad():
+            full = net(x, c, mask_set=m)
+        steps = IncrementalMADE(net, 4, c, mask_set=m)
+        stale = IncrementalMADE(net, 4, c, mask_set=m)  # negative control: misses the newest
+        worst, stale_worst = 0.0, 0.0
+        for k, i in enumerate(orders[m].tolist()):
+            if k > 0:
+                prev = int(orders[m, k - 1])
+                steps.add(prev, x.view(4, ins, 5)[:, :, prev])
+                if k > 1:
+                    older = int(orders[m, k - 2])
+                    stale.add(older, x.view(4, ins, 5)[:, :, older])
+            worst = max(worst, float((steps.outputs(i) - full[:, :, i]).abs().max()))
+            stale_worst = max(stale_worst, float((stale.outputs(i) - full[:, :, i]).abs().max()))
+        assert worst < 1e-12
+        assert stale_worst > 1e-6

@@ -1,7 +1,10 @@
 """Generative models behind one contract (see :mod:`genzoo.models.base`)."""
 
 from genzoo.models.autoregressive import (  # noqa: F401
+    fvsbn,
     gated_pixelcnn,
+    made,
+    nade,
     pixel_independent,
     pixelcnn,
     pixelcnn_pp,
