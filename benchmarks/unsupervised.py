@@ -1,0 +1,211 @@
+"""Feature learning, clustering, 2-D maps and one bits/dim table over every benchmark run.
+
+Every run directory under ``runs/bench-DATA/`` whose model has label-free features (the VAE
+family, the GANs, the classic latent models, the autoencoder — whatever exists) is scored next to
+raw pixels, PCA of the pixels with the same dimension and the same architecture with untrained
+weights:
+
+* linear probe: test accuracy of a multinomial logistic regression on standardized features,
+  ``C`` chosen on 20% of the training images held out (never on the test set);
+* clustering: k-means and a diagonal-covariance GMM with k = 10 fitted on the training images
+  without labels, NMI and ARI against the labels of the test images;
+* a 2-D map of the test images per model (``benchmarks/results/figures/``);
+* the test bits/dim of every run with a density, in one table on the same split
+  (:func:`genzoo.evaluation.density_comparison`: exact and bound rows labelled).
+
+The GANs are the only models with features that no other benchmark trains: without
+``--collect`` this script first trains those of them that have no run yet, with the same
+wall-clock budget as the other families (one thread per run, ``--jobs`` side by side). Run it
+after ``autoregressive.py`` and ``vae.py`` (and the classic models' benchmark) so their runs are
+picked up:
+
+    python benchmarks/unsupervised.py --data digits --minutes 5
+    python benchmarks/unsupervised.py --data fashion-mnist --minutes 10
+    python benchmarks/unsupervised.py --data digits --collect    # score existing runs only
+
+``--max-train N`` fits the probes and clusterings on a seeded subset of N training images (the
+test set stays whole); the README numbers use all of them. Results land in
+``benchmarks/results/unsupervised-DATA.json`` and ``density-DATA.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from autoregressive import RESULTS, ROOT, command, run_jobs, shown
+
+GANS = ["gan", "dcgan", "wgan_gp", "sngan"]
+RECIPES: dict[str, dict[str, list[str]]] = {
+    # the GANs' recommended optimiser settings apply (train_defaults); no likelihood, so no
+    # validation split or best-weights selection: the last weights are scored
+    "digits": {"*": ["--eval-every", "0", "--seed", "0"]},
+    "fashion-mnist": {"*": ["--eval-every", "0", "--checkpoint-every", "1000", "--seed", "0"]},
+}
+SEED = 0
+DIGITS = 4
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, DIGITS)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def run_dirs(root: Path) -> list[Path]:
+    """Every saved model under ``root`` (a directory with ``config.json``), sorted by name."""
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if (d / "config.json").is_file())
+
+
+def score(data: str, root: Path, max_train: int | None, results: Path) -> dict:
+    """Probe and cluster every representation; draw the maps. Returns the JSON payload."""
+    import genzoo
+    from genzoo.errors import GenzooError
+    from genzoo.evaluation import unsupervised as u
+
+    dataset = genzoo.load_dataset(data)
+    train_y = u.training_labels(dataset, max_train=max_train, seed=SEED)
+    test_y = dataset.test_labels
+    k = dataset.num_classes
+    figures = results / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+
+    def evaluate(rep: u.Representation) -> dict:
+        probe = u.probe_rows([rep], train_y, test_y, seed=SEED)[0]
+        clusters = u.cluster_rows([rep], test_y, k=k, seed=SEED)[0]
+        return _rounded({**probe, "kmeans": clusters["kmeans"], "gmm": clusters["gmm"]})
+
+    models, skipped, dims = [], [], set()
+    for run in run_dirs(root):
+        model = genzoo.load_model(run).float()
+        options = {"max_train": max_train, "seed": SEED}
+        try:
+            features = u.feature_representation(dataset, model, **options)
+        except GenzooError as exc:  # no features, or features that see the label
+            skipped.append({"run": run.name, "model": model.name, "reason": str(exc)})
+            continue
+        print(f"{run.name}: {features.dim}-D features", flush=True)
+        dims.add(features.dim)
+        entry = {"run": run.name, "model": model.name, "features": evaluate(features)}
+        try:  # the same architecture with its initial weights: what did training add?
+            fresh = u.untrained_copy(model, SEED)
+            entry["untrained"] = evaluate(u.feature_representation(dataset, fresh, **options))
+        except GenzooError:
+            pass
+        embedding = u.embed(dataset, model, max_train=max_train, seed=SEED)
+        u.plot_embedding(embedding, figures / f"unsupervised-{data}-{run.name}-map.png",
+                         class_names=dataset.class_names, seed=SEED)  # fmt: skip
+        models.append(entry)
+    # PCA of the same dimension as each model's features (capped: pixels, training images)
+    cap = min(len(train_y), dataset.test[0].numel())
+    pca_dims = sorted({min(d, cap) for d in dims}) or [u.DEFAULT_PCA_DIM]
+    baselines = [
+        evaluate(rep)
+        for rep in u.pixel_representations(
+            dataset, pca_dims=tuple(pca_dims), max_train=max_train, seed=SEED
+        )
+    ]
+    u.plot_embedding(u.embed(dataset, max_train=max_train, seed=SEED),
+                     figures / f"unsupervised-{data}-pixels-map.png",
+                     class_names=dataset.class_names, seed=SEED)  # fmt: skip
+    return {
+        "data": data,
+        "max_train": max_train,
+        "num_train": len(train_y),
+        "num_test": len(test_y),
+        "baselines": baselines,
+        "models": models,
+        "skipped": skipped,
+    }
+
+
+def table(payload: dict) -> str:
+    lines = [
+        f"{payload['data']}: probe fitted on {payload['num_train']:,} training images (C chosen "
+        f"on 20% of them), clusters (k = 10) fitted on them without labels, both scored on "
+        f"{payload['num_test']:,} test images",
+        "",
+        "| representation | dim | probe accuracy ± s.e. | k-means NMI / ARI | "
+        "GMM (diag) NMI / ARI |",
+        "|---|---|---|---|---|",
+    ]
+
+    def row(name: str, r: dict) -> str:
+        return (
+            f"| {name} | {r['dim']} | {r['accuracy']:.4f} ± {r['accuracy_stderr']:.4f} | "
+            f"{r['kmeans']['nmi']:.3f} / {r['kmeans']['ari']:.3f} | "
+            f"{r['gmm']['nmi']:.3f} / {r['gmm']['ari']:.3f} |"
+        )
+
+    for b in payload["baselines"]:
+        name = b["representation"] + (
+            "" if b["representation"] == "raw pixels" else f" ({b['dim']})"
+        )
+        lines.append(row(name, b))
+    for m in payload["models"]:
+        run = "" if m["run"] == m["model"] else f" (run {m['run']})"
+        lines.append(row(f"**{m['features']['representation']}**{run}", m["features"]))
+        if "untrained" in m:
+            lines.append(row(f"{m['model']}, untrained weights", m["untrained"]))
+    if payload["skipped"]:
+        lines += ["", "Not scored: " + ", ".join(f"{s['run']}" for s in payload["skipped"])
+                  + " (no label-free features)."]  # fmt: skip
+    return "\n".join(lines)
+
+
+def density(data: str, root: Path, results: Path) -> str:
+    from genzoo.errors import GenzooError
+    from genzoo.evaluation import density_comparison, density_table
+
+    runs = [d for d in run_dirs(root) if (d / "metrics.json").is_file()]
+    if not runs:
+        return f"no evaluated runs under {root}"
+    try:
+        text = density_table(density_comparison(runs))
+    except GenzooError as exc:
+        return f"no density table: {exc}"
+    text = text.replace(str(ROOT) + os.sep, "")  # relative run paths in the committed table
+    (results / f"density-{data}.md").write_text(text + "\n")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", choices=sorted(RECIPES), required=True)
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget of the GANs")
+    parser.add_argument("--gans", nargs="*", default=GANS, help="GANs to train when missing")
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one per core)")
+    parser.add_argument("--collect", action="store_true", help="score existing runs only")
+    parser.add_argument("--max-train", type=int, default=None, help="training subset size")
+    parser.add_argument("--root", type=Path, default=None, help="default: runs/bench-DATA")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="output directory")
+    args = parser.parse_args()
+    root = args.root or ROOT / "runs" / f"bench-{args.data}"
+    results = args.results
+    results.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)  # training logs
+    if not args.collect:
+        missing = [m for m in args.gans if not (root / m).exists()]
+        run_jobs(
+            {m: command(args.data, m, args.minutes, root / m, RECIPES) for m in missing},
+            {m: shown(args.data, m, args.minutes, RECIPES) for m in missing},
+            args.data,
+            args.jobs,
+        )
+    payload = score(args.data, root, args.max_train, results)
+    (results / f"unsupervised-{args.data}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    print(table(payload))
+    print()
+    print(density(args.data, root, results))
+
+
+if __name__ == "__main__":
+    main()
