@@ -43,6 +43,7 @@ TINY: dict[str, dict[str, Any]] = {
     "rbm": {"hidden": 5, "chains": 8, "gibbs_steps": 50},
     "mixture_categorical": {"components": 2, "max_iter": 20},
     "gmm": {"components": 2, "max_iter": 20, "reg_covar": 0.05},
+    "autoencoder": {"code_dim": 2, "channels": 4, "hidden": 8},
     "vqvae": {
         "codebook_size": 5,
         "code_dim": 3,
