@@ -5,17 +5,20 @@ from genzoo.evaluation.likelihood import bits_per_dim, evaluate_likelihood
 from genzoo.evaluation.report import evaluate_run
 from genzoo.evaluation.unsupervised import (
     cluster,
+    cluster_table,
     embed,
     linear_probe,
     model_features,
     plot_embedding,
     probe,
+    probe_table,
     save_coordinates,
 )
 
 __all__ = [
     "bits_per_dim",
     "cluster",
+    "cluster_table",
     "density_comparison",
     "density_table",
     "embed",
@@ -25,5 +28,6 @@ __all__ = [
     "model_features",
     "plot_embedding",
     "probe",
+    "probe_table",
     "save_coordinates",
 ]
