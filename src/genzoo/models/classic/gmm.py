@@ -159,7 +159,7 @@ class GaussianMixture(MixtureModel):
         factor = self._factor(g, k)
         if factor.dim() == 1:
             return factor.pow(-2)
-        return torch.cholesky_inverse(factor.T.contiguous())  # (P P^T)^{-1}, P^T lower
+        return torch.linalg.inv(factor @ factor.T)  # (P P^T)^{-1}
 
     def _quantise(self, v: Tensor) -> Tensor:
         return v.floor().clamp(0, self.levels - 1).long()
@@ -175,7 +175,7 @@ class GaussianMixture(MixtureModel):
             if factor.dim() == 1:
                 noise = z[rows] / factor
             else:  # x = mu + P^{-T} z has covariance P^{-T} P^{-1} = (P P^T)^{-1}
-                noise = torch.linalg.solve_triangular(factor.T, z[rows].T, upper=False).T
+                noise = torch.linalg.solve(factor.T, z[rows].T).T
             v[rows] = self.means.double()[g, k] + noise
         return self._quantise(v)
 

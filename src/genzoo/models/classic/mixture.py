@@ -129,6 +129,12 @@ class MixtureModel(GenerativeModel):
         comp = self.component_log_prob(self.flat(x))[torch.arange(x.shape[0]), group]
         return (self.log_weights.double()[group] + comp).logsumexp(-1)
 
+    @torch.no_grad()
+    def marginal_log_prob(self, x: Tensor) -> Tensor:
+        """``log p(x) = log sum_{g,k} pi_g w_gk p_gk(x)`` (the label summed out), float64 ``[B]``;
+        equals :meth:`log_prob` for an unconditional model."""
+        return self.joint_log_prob(x).flatten(1).logsumexp(-1)
+
     def log_prob_per_dim(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         raise UnsupportedError(
             f"{self.name} has no per-sub-pixel conditionals; log_prob is per image"
