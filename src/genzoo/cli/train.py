@@ -11,12 +11,14 @@ from pathlib import Path
 from genzoo.cli.common import (
     add_bound_arguments,
     add_data_arguments,
+    add_quality_arguments,
     add_typed_arguments,
     bound_options,
     data_spec,
     dataclass_params,
     load_data,
     picked,
+    quality_options,
     save_data_spec,
     signature_params,
 )
@@ -42,6 +44,7 @@ def register(sub: argparse._SubParsersAction, argv: Sequence[str]) -> None:
     p.add_argument("--conditional", action="store_true", help="class-conditional on the labels")
     p.add_argument("--num-samples", type=int, default=64, help="samples in samples.png")
     add_bound_arguments(p)
+    add_quality_arguments(p, default="on for models without a density (GANs), off otherwise")
     add_typed_arguments(p.add_argument_group("training"), dataclass_params(TrainConfig))
     name = model_name(argv)
     if name is not None:
@@ -85,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"{args.model}'s recommended training settings (override with the flags): {shown}")
     config = TrainConfig.recommended(args.model, **flags)
     config.validate()  # fail before any data is loaded or file written
+    evaluation = {**bound_options(args), **quality_options(args)}
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
     out = Path(args.out or f"runs/{args.model}-{data_name}")
     if args.resume:
@@ -139,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     metrics = evaluate_run(
-        model, dataset, out, seed=config.seed, num_samples=args.num_samples, **bound_options(args)
+        model, dataset, out, seed=config.seed, num_samples=args.num_samples, **evaluation
     )
     print_metrics(metrics)
     return 0
@@ -171,6 +175,65 @@ def print_metrics(metrics: dict) -> None:
             f"test accuracy (generative classifier, Bayes' rule): {metrics['test_accuracy']:.4f} "
             f"on {metrics['num_test_images']} images"
         )
+    print_estimates(metrics)
     for key in ("samples_png", "completion_png", "reconstruction_png"):
         if key in metrics:
             print(f"wrote {metrics[key]}")
+
+
+def print_estimates(metrics: dict) -> None:
+    """Sample quality (one line per metric group) and the continuous-space likelihood estimates."""
+    quality = metrics.get("sample_quality")
+    if quality:
+        net, fake, floor = quality["feature_network"], quality["samples"], quality["floor"]
+        accuracy = net.get("test_accuracy")
+        shown = "" if accuracy is None else f", test accuracy {accuracy:.3f}"
+        key = f" [{net['key']}]" if net.get("key") else ""
+        print(
+            f"sample quality: {fake['num_fake']} samples vs {fake['num_real']} test images, "
+            f"features {net['name']}{key}{shown}; floor: {floor['num_fake']} training images "
+            "vs the same test images"
+        )
+        print(f"  FID {fake['fid']:.3f} (floor {floor['fid']:.3f})")
+        size = fake["kid_subset_size"]
+        subsets = (
+            "all images"  # every subset holds every image: one value
+            if size >= max(fake["num_real"], fake["num_fake"])
+            else f"{fake['kid_subsets']} subsets of {min(size, fake['num_real'], fake['num_fake'])}"
+        )
+        print(
+            f"  KID {fake['kid']:.4f} ± {fake['kid_std']:.4f} (floor {floor['kid']:.4f} ± "
+            f"{floor['kid_std']:.4f}; {subsets})"
+        )
+        print(
+            f"  precision {fake['precision']:.3f}, recall {fake['recall']:.3f} (floor "
+            f"{floor['precision']:.3f}, {floor['recall']:.3f}; k={fake['k_pr']})"
+        )
+        print(
+            f"  density {fake['density']:.3f}, coverage {fake['coverage']:.3f} (floor "
+            f"{floor['density']:.3f}, {floor['coverage']:.3f}; k={fake['k_dc']})"
+        )
+        if "label_agreement" in quality:
+            floor_agree = quality.get("floor_label_agreement")
+            tail = "" if floor_agree is None else f" (floor {floor_agree:.3f})"
+            agree = quality["label_agreement"]
+            print(f"  samples classified as their requested class: {agree:.3f}{tail}")
+    parzen = metrics.get("parzen")
+    if parzen:
+        edge = ", at the edge of the grid" if parzen["sigma_at_grid_edge"] else ""
+        print(
+            f"Parzen-window log-density (unreliable: Theis et al. 2016): "
+            f"{parzen['log_density_mean']:.2f} ± {parzen['log_density_sem']:.2f} nats/image on "
+            f"{parzen['num_test']} test images, {parzen['num_samples']} samples, bandwidth "
+            f"{parzen['sigma']:.3g}{edge} chosen on {parzen['num_validation']} training images; "
+            "continuous density on [0, 1]^D, not comparable with bits/dim"
+        )
+    ais = metrics.get("ais")
+    if ais:
+        print(
+            f"AIS log-likelihood (stochastic lower bound): {ais['log_likelihood_mean']:.2f} ± "
+            f"{ais['log_likelihood_sem']:.2f} nats/image on the first {ais['num_images']} test "
+            f"images, sigma {ais['sigma']:g}, {ais['steps']} steps x {ais['chains']} chains "
+            f"(acceptance {ais['acceptance']:.2f}); Gaussian observation model on [0, 1]^D, "
+            "not comparable with bits/dim"
+        )

@@ -1,8 +1,21 @@
-"""Evaluation: likelihoods in nats and bits/dim (sample-quality metrics come later)."""
+"""Evaluation: likelihoods in nats and bits/dim, sample quality on features (FID, KID, precision/
+recall, density/coverage), and continuous-space likelihood estimates (Parzen windows, AIS)."""
 
+from genzoo.evaluation.ais import ais, ais_log_likelihood
 from genzoo.evaluation.comparison import density_comparison, density_table
+from genzoo.evaluation.continuous import ais_decoder, evaluate_ais, evaluate_parzen, to_unit_cube
+from genzoo.evaluation.features import feature_network, inception_features, load_features
 from genzoo.evaluation.likelihood import bits_per_dim, evaluate_likelihood
+from genzoo.evaluation.parzen import parzen_estimate, parzen_log_density, select_bandwidth
+from genzoo.evaluation.quality import draw_samples, evaluate_sample_quality
 from genzoo.evaluation.report import evaluate_run
+from genzoo.evaluation.sample_quality import (
+    density_coverage,
+    frechet_distance,
+    kernel_distance,
+    precision_recall,
+    sample_quality,
+)
 from genzoo.evaluation.unsupervised import (
     cluster,
     cluster_table,
@@ -16,18 +29,37 @@ from genzoo.evaluation.unsupervised import (
 )
 
 __all__ = [
+    "ais",
+    "ais_decoder",
+    "ais_log_likelihood",
     "bits_per_dim",
     "cluster",
     "cluster_table",
     "density_comparison",
+    "density_coverage",
     "density_table",
+    "draw_samples",
     "embed",
+    "evaluate_ais",
     "evaluate_likelihood",
+    "evaluate_parzen",
     "evaluate_run",
+    "evaluate_sample_quality",
+    "feature_network",
+    "frechet_distance",
+    "inception_features",
+    "kernel_distance",
     "linear_probe",
+    "load_features",
     "model_features",
+    "parzen_estimate",
+    "parzen_log_density",
     "plot_embedding",
+    "precision_recall",
     "probe",
     "probe_table",
+    "sample_quality",
     "save_coordinates",
+    "select_bandwidth",
+    "to_unit_cube",
 ]

@@ -14,7 +14,14 @@ from torch import Tensor
 from genzoo.apps import completion_mask, completion_rows, save_grid
 from genzoo.data import Dataset
 from genzoo.evaluation.bounds import evaluate_bound
+from genzoo.evaluation.continuous import (
+    ais_decoder,
+    evaluate_ais,
+    evaluate_parzen,
+    held_out_images,
+)
 from genzoo.evaluation.likelihood import evaluate_likelihood
+from genzoo.evaluation.quality import evaluate_sample_quality
 from genzoo.models.base import GenerativeModel
 from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
 
@@ -43,6 +50,10 @@ def evaluate_run(
     batch_size: int = 256,
     k: int = DEFAULT_K,
     iwae_images: int | None = DEFAULT_IWAE_IMAGES,
+    sample_quality: bool | None = None,
+    quality: dict[str, Any] | None = None,
+    parzen: dict[str, Any] | None = None,
+    ais: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``dataset.test`` and write the run's outputs into ``out_dir``.
 
@@ -57,8 +68,20 @@ def evaluate_run(
     that IWAE bound (what ``log_prob`` computes), and ``reconstruction.png`` shows test images
     over their reconstructions.
 
+    ``sample_quality`` adds ``metrics["sample_quality"]``
+    (:func:`~genzoo.evaluation.quality.evaluate_sample_quality` with the keywords in ``quality``:
+    FID, KID, precision/recall, density/coverage and the real-vs-real floor); ``None`` computes it
+    only for models without a density (``density == "none"``), whose only quality numbers these
+    are — sampling 10,000 images from an autoregressive model takes minutes. ``parzen`` and
+    ``ais`` (keyword dicts of :func:`~genzoo.evaluation.continuous.evaluate_parzen` and
+    :func:`~genzoo.evaluation.continuous.evaluate_ais`, ``None`` to skip) add continuous-space
+    likelihood estimates; both choose their bandwidth / sigma on the training images the run held
+    out (``--validation``) when it held some out.
+
     Returns the metrics dictionary (also containing the paths written).
     """
+    if ais is not None:
+        ais_decoder(model)  # refuse an unsupported model before any slow work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
@@ -111,6 +134,24 @@ def evaluate_run(
                 nrow=8,
             )
         )
+    if sample_quality is None:
+        sample_quality = model.density == "none"
+    if sample_quality:
+        metrics["sample_quality"] = evaluate_sample_quality(
+            model, dataset, **{"seed": seed, "batch_size": batch_size, **(quality or {})}
+        )
+    held = held_out_images(out, dataset) if parzen is not None or ais is not None else None
+    if parzen is not None:
+        options = {"seed": seed, **parzen}
+        if held is not None:
+            options.setdefault("validation", held[0])
+        metrics["parzen"] = evaluate_parzen(model, dataset, **options)
+    if ais is not None:
+        options = {"seed": seed, **ais}
+        if held is not None:
+            options.setdefault("validation", held[0])
+            options.setdefault("validation_labels", held[1])
+        metrics["ais"] = evaluate_ais(model, dataset, **options)
     write_json(out / METRICS_NAME, metrics)
     return metrics
 

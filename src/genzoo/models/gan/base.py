@@ -195,6 +195,23 @@ class AdversarialModel(GenerativeModel):
         """``G(z, y)``: ``[B, C, H, W]`` floats in ``[-1, 1]``."""
         return self.generator(z, y)
 
+    def decoder_mean(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """The generator's image of latents ``z ~ N(0, I)`` in the unit cube: ``(G(z, y) + 1) / 2``.
+
+        The continuous space of the likelihood estimators (:func:`genzoo.evaluation.evaluate_ais`,
+        :func:`~genzoo.evaluation.evaluate_parzen`): ``[0, 1]^D`` with data level ``k`` at its bin
+        centre ``(k + 1/2) / levels``; :meth:`quantize` maps a value back to the bin holding it.
+        The same hook exists on the VAE family, so AIS treats both alike.
+
+        Args:
+            z: latents ``[N, latent_dim]``; y: labels ``[N]`` of a conditional model.
+
+        Returns:
+            float Tensor ``[N, C, H, W]`` in ``[0, 1]``, differentiable in ``z`` (the current
+            train/eval mode is used: call ``eval()`` first).
+        """
+        return (self.generate(z, y) + 1.0) * 0.5
+
     @property
     def critic_bias(self) -> bool:
         """Whether the score needs a bias: not for a Wasserstein critic (it cancels)."""

@@ -139,6 +139,25 @@ class LatentVariableModel(GenerativeModel):
             return self.likelihood.sample(params, generator)
         return self.likelihood.mean(params).round().long().clamp_(0, self.levels - 1)
 
+    def decoder_mean(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """The mean image of ``p(x | z)`` in the unit cube: ``(E[x | z] + 1/2) / levels``.
+
+        ``E[x | z]`` is the likelihood's expected level of every sub-pixel (in ``[0, levels - 1]``,
+        see :meth:`PixelLikelihood.mean`), mapped so that level ``k`` sits at its bin centre
+        ``(k + 1/2) / levels`` — the continuous space of the likelihood estimators for models
+        without a usable density (:func:`genzoo.evaluation.evaluate_ais`), shared with the GANs'
+        ``decoder_mean``. A Gaussian observation model around this mean is a *different* model
+        from the VAE's own discrete likelihood; its AIS numbers are not the VAE's bound.
+
+        Args:
+            z: latents ``[N, ...]`` as :meth:`decode` takes them; y: labels ``[N]``.
+
+        Returns:
+            float Tensor ``[N, C, H, W]`` in ``[0, 1]``, differentiable in ``z``.
+        """
+        params = self.decoder_params(z.to(self.device), self._labels(y, z.shape[0]))
+        return (self.likelihood.mean(params) + 0.5) / self.levels
+
     @torch.no_grad()
     def reconstruct(
         self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
