@@ -175,6 +175,16 @@ def test_fixed_seeds_are_deterministic(data):
     assert not np.array_equal(a.simulate(data, 5, 4, 9), a.simulate(data, 5, 4, 10))
 
 
+def test_forward_pass_survives_a_value_far_from_every_likely_state():
+    """Scaled forward pass: all predicted mass on a state 5,000 nats less likely than another."""
+    model = GaussianHMMForecaster(2, n_init=1).fit(sample_hmm(200, seed=3)[0])
+    model._set_parameters([1.0, 0.0], np.eye(2), [0.0, 100.0], [1.0, 1.0])
+    z = np.array([100.0, 0.5])
+    exact = -0.5 * math.log(2 * math.pi) - 0.5 * z**2  # the chain stays in state 0
+    assert model._log_densities(z, 0) == pytest.approx(exact, abs=1e-9)
+    assert model._forward(z)[1].tolist() == [[1.0, 0.0], [1.0, 0.0]]
+
+
 def test_errors():
     with pytest.raises(ModelError, match="fit"):
         GaussianHMMForecaster(2).score(np.zeros(5))

@@ -211,6 +211,7 @@ def plot_forecast(
     *,
     history_shown: int | None = 100,
     size: tuple[int, int] = (800, 360),
+    title: str = "",
 ) -> Path:
     """Draw history (black), truth (red), median (blue) and 50%/90% bands as a PNG (PIL only).
 
@@ -218,6 +219,7 @@ def plot_forecast(
         history: ``[T]`` values before the forecast; the last ``history_shown`` are drawn.
         truth: ``[H]`` outcomes (may be empty: ``[]``), paths ``[n_paths, H]``.
         path: output file. Returns it as a ``Path``.
+        title: text drawn at the top centre.
     """
     from PIL import Image, ImageDraw
 
@@ -259,6 +261,8 @@ def plot_forecast(
     draw.rectangle([margin, margin, width - margin, height - margin], outline=(120, 120, 120))
     draw.text((margin, 8), f"max {hi:.4g}", fill="black")
     draw.text((margin, height - margin + 8), f"min {lo:.4g}", fill="black")
+    if title:
+        draw.text((width // 2, 8), title, fill="black", anchor="ma")
     out = Path(path)
     image.save(out, format="PNG")
     return out

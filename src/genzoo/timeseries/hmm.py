@@ -7,7 +7,9 @@ rewritten): hidden states ``s_t in {0..K-1}`` form a Markov chain with initial d
 The model is fitted to the standardised training series, or to its standardised lag-``m``
 differences with ``difference=m`` (see :mod:`genzoo.timeseries.base`); ``means_``/``variances_``
 are reported in the units of what is modelled (the values, or their differences). Everything
-after fitting is computed here from the fitted parameters with a log-space forward pass:
+after fitting is computed here from the fitted parameters with the scaled forward pass (state
+probabilities normalised at every step, emissions scaled by their largest term, the log of the
+normaliser accumulated; Rabiner 1989, sec. V.A):
 
 * predicted state ``a_t(k) = p(s_t = k | x_<t)`` (``a_0 = pi``, ``a_{t+1} = f_t A``);
 * one-step predictive density ``p(x_t | x_<t) = sum_k a_t(k) N(x_t; mu_k, sigma_k^2)`` and the
@@ -33,6 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 
 from genzoo.errors import ConfigError
 from genzoo.timeseries.base import (
@@ -47,10 +50,14 @@ LOG_2PI = math.log(2.0 * math.pi)
 COVARIANCE_TYPES = ("diag", "spherical", "full", "tied")
 
 
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    peak = np.max(a, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    return np.log(np.sum(np.exp(a - peak), axis=axis)) + np.squeeze(peak, axis=axis)
+def _gaussian_hmm_class() -> type:
+    try:
+        from hmmlearn.hmm import GaussianHMM
+    except ImportError as err:  # pragma: no cover - hmmlearn is in the timeseries extra
+        raise ConfigError(
+            "the hmm model wraps hmmlearn; install it with `pip install 'genzoo[timeseries]'`"
+        ) from err
+    return GaussianHMM
 
 
 @register_forecaster("hmm")
@@ -113,8 +120,7 @@ class GaussianHMMForecaster(SeriesModel):
         return 2 * int(self.n_states) + 1
 
     def _fit_standardized(self, z: np.ndarray) -> None:
-        from hmmlearn.hmm import GaussianHMM
-
+        GaussianHMM = _gaussian_hmm_class()
         seeds = np.random.SeedSequence(self.random_state).generate_state(self.n_init)
         best, best_score = None, -np.inf
         for seed in seeds:
@@ -154,38 +160,46 @@ class GaussianHMMForecaster(SeriesModel):
         return -0.5 * (LOG_2PI + np.log(self._var)[None, :] + d**2 / self._var[None, :])
 
     def _forward(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log predicted states ``[T+1, K]``, log filtered states ``[T, K]``, ``log p(z_t|z_<t)``.
+        """Predicted states ``[T+1, K]``, filtered states ``[T, K]``, ``log p(z_t | z_<t)`` ``[T]``.
 
-        Row ``T`` of the predicted states is ``log p(s_T | z_0..z_{T-1})``: the next step's.
+        Row ``t`` of the predicted states is ``p(s_t | z_0..z_{t-1})``, so row ``T`` is the next
+        step's; row ``t`` of the filtered states is ``p(s_t | z_0..z_t)``.
         """
-        with np.errstate(divide="ignore"):
-            log_a = np.log(self.transmat_)
-            log_pred0 = np.log(self.startprob_)
         log_b = self._log_emission(z)
         t_len, k = log_b.shape
+        peak = log_b.max(axis=1) if t_len else np.empty(0)
+        b = np.exp(log_b - peak[:, None])  # the likeliest state's term is 1: no underflow of all
         pred = np.empty((t_len + 1, k))
         filt = np.empty((t_len, k))
         step = np.empty(t_len)
-        pred[0] = log_pred0
+        pred[0] = self.startprob_
         for t in range(t_len):
-            joint = pred[t] + log_b[t]
-            step[t] = _logsumexp(joint, axis=0)
-            filt[t] = joint - step[t]
-            pred[t + 1] = _logsumexp(filt[t][:, None] + log_a, axis=0)
+            joint = pred[t] * b[t]
+            norm = joint.sum()
+            if norm > 0.0:
+                filt[t] = joint / norm
+                step[t] = math.log(norm) + peak[t]
+            else:  # every state with predicted mass is > 700 nats less likely: log space
+                with np.errstate(divide="ignore"):
+                    log_joint = np.log(pred[t]) + log_b[t]
+                step[t] = logsumexp(log_joint)
+                filt[t] = np.exp(log_joint - step[t])
+            pred[t + 1] = filt[t] @ self.transmat_
         return pred, filt, step
 
     def _log_densities(self, z: np.ndarray, start: int) -> np.ndarray:
         return self._forward(z)[2][start:]
 
     def _moments(self, z: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
-        probs = np.exp(self._forward(z)[0][start:-1])
+        probs = self._forward(z)[0][start:-1]
         mean = probs @ self._mu
         var = probs @ (self._var + self._mu**2) - mean**2
         return mean, np.sqrt(np.maximum(var, 0.0))
 
     def _next_log_density(self, z: np.ndarray, v: np.ndarray) -> np.ndarray:
-        log_next = self._forward(z)[0][-1]
-        return _logsumexp(log_next[None, :] + self._log_emission(v), axis=1)
+        with np.errstate(divide="ignore"):
+            log_next = np.log(self._forward(z)[0][-1])
+        return logsumexp(log_next[None, :] + self._log_emission(v), axis=1)
 
     def filter_states(self, history: Any) -> np.ndarray:
         """``p(s = k | history)``, the filtered state of the last modelled step: ``[K]``."""
@@ -195,7 +209,7 @@ class GaussianHMMForecaster(SeriesModel):
             raise ConfigError(
                 f"filter_states needs more than difference={self.difference} history values"
             )
-        return np.exp(self._forward(z)[1][-1])
+        return self._forward(z)[1][-1]
 
     # -- simulation --------------------------------------------------------------------------------
     def _random_source(self, random_state: Any) -> np.random.Generator:
@@ -212,7 +226,7 @@ class GaussianHMMForecaster(SeriesModel):
         self, z: np.ndarray, horizon: int, n_paths: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         # the first future state from p(s_T | z_<T) (pi if z is empty), later ones from A
-        next_probs = np.exp(self._forward(z)[0][-1])
+        next_probs = self._forward(z)[0][-1]
         cum_next = np.cumsum(next_probs / next_probs.sum())
         cum_a = np.cumsum(self.transmat_ / self.transmat_.sum(1, keepdims=True), axis=1)
         k = self.n_states
@@ -232,8 +246,7 @@ class GaussianHMMForecaster(SeriesModel):
         return {"n_iter_": self.n_iter_, "converged_": self.converged_}, arrays
 
     def _restore(self, scalars: dict[str, Any], arrays: dict[str, torch.Tensor]) -> None:
-        from hmmlearn.hmm import GaussianHMM
-
+        GaussianHMM = _gaussian_hmm_class()
         self.n_iter_, self.converged_ = int(scalars["n_iter_"]), bool(scalars["converged_"])
         a = {k: v.numpy() for k, v in arrays.items()}
         self._set_parameters(
