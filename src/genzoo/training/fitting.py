@@ -123,6 +123,7 @@ def fit_run(
         model.load_state_dict(state["best"])
     model.eval()
     model.save(out)
+    _write_train_config(out, config, model, dataset, HARDWARE, steps)
     if kind == "minutes" and train_seconds >= 60.0 * amount:
         stop_reason = "minutes"
     elif steps < max_iter:
