@@ -41,6 +41,9 @@ TINY: dict[str, dict[str, Any]] = {
         "context_dim": 3,
     },
     "rbm": {"hidden": 5, "chains": 8, "gibbs_steps": 50},
+    # one RBM: the contract's every-parameter-gets-a-gradient test cannot hold for a stack
+    # trained greedily (the frozen layers get none); tests/models/test_dbn.py covers the stack
+    "dbn": {"top_hidden": 4, "num_layers": 1, "chains": 8, "gibbs_steps": 50},
     "mixture_categorical": {"components": 2, "max_iter": 20},
     "gmm": {"components": 2, "max_iter": 20, "reg_covar": 0.05},
     "autoencoder": {"code_dim": 2, "channels": 4, "hidden": 8},
