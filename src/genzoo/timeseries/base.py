@@ -387,12 +387,17 @@ class SeriesModel:
         raise NotImplementedError
 
     def _random_source(self, random_state: Any) -> Any:
-        """The generator ``_simulate`` and ``_level_noise`` draw from."""
-        raise NotImplementedError
+        """The generator ``_simulate`` and ``_level_noise`` draw from (default: numpy's)."""
+        if isinstance(random_state, torch.Generator):
+            raise ConfigError(
+                f"{type(self).__name__} draws from numpy: pass an integer seed or a "
+                "numpy.random.Generator"
+            )
+        return np.random.default_rng(random_state)
 
     def _level_noise(self, rng: Any, shape: tuple[int, int]) -> np.ndarray:
         """Standard normal noise ``[shape]`` float64 from ``rng``."""
-        raise NotImplementedError
+        return rng.standard_normal(shape)
 
     def _simulate(
         self, z: np.ndarray, horizon: int, n_paths: int, rng: Any

@@ -120,18 +120,10 @@ class GaussianHMMForecaster(SeriesModel):
         return 2 * int(self.n_states) + 1
 
     def _fit_standardized(self, z: np.ndarray) -> None:
-        GaussianHMM = _gaussian_hmm_class()
         seeds = np.random.SeedSequence(self.random_state).generate_state(self.n_init)
         best, best_score = None, -np.inf
         for seed in seeds:
-            model = GaussianHMM(
-                n_components=self.n_states,
-                covariance_type=self.covariance_type,
-                n_iter=self.n_iter,
-                tol=self.tol,
-                min_covar=self.min_covar,
-                random_state=int(seed),
-            )
+            model = self._hmmlearn_model(int(seed))
             model.fit(z[:, None])
             score = model.score(z[:, None])
             if score > best_score:
@@ -143,6 +135,17 @@ class GaussianHMMForecaster(SeriesModel):
             best.startprob_, best.transmat_, best.means_[:, 0], np.reshape(best.covars_, -1)
         )
         self.hmm_ = best
+
+    def _hmmlearn_model(self, seed: int | None) -> Any:
+        """An unfitted ``hmmlearn.hmm.GaussianHMM`` with this model's settings."""
+        return _gaussian_hmm_class()(
+            n_components=self.n_states,
+            covariance_type=self.covariance_type,
+            n_iter=self.n_iter,
+            tol=self.tol,
+            min_covar=self.min_covar,
+            random_state=seed,
+        )
 
     def _set_parameters(self, startprob: Any, transmat: Any, mu: Any, var: Any) -> None:
         """Fitted attributes from the standardised-scale parameters ``(pi, A, mu, sigma^2)``."""
@@ -212,16 +215,6 @@ class GaussianHMMForecaster(SeriesModel):
         return self._forward(z)[1][-1]
 
     # -- simulation --------------------------------------------------------------------------------
-    def _random_source(self, random_state: Any) -> np.random.Generator:
-        if isinstance(random_state, torch.Generator):
-            raise ConfigError(
-                "the HMM draws from numpy: pass an integer seed or a numpy.random.Generator"
-            )
-        return np.random.default_rng(random_state)
-
-    def _level_noise(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return rng.standard_normal(shape)
-
     def _simulate(
         self, z: np.ndarray, horizon: int, n_paths: int, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -246,19 +239,12 @@ class GaussianHMMForecaster(SeriesModel):
         return {"n_iter_": self.n_iter_, "converged_": self.converged_}, arrays
 
     def _restore(self, scalars: dict[str, Any], arrays: dict[str, torch.Tensor]) -> None:
-        GaussianHMM = _gaussian_hmm_class()
         self.n_iter_, self.converged_ = int(scalars["n_iter_"]), bool(scalars["converged_"])
         a = {k: v.numpy() for k, v in arrays.items()}
         self._set_parameters(
             a["startprob"], a["transmat"], a["means_standardized"], a["variances_standardized"]
         )
-        model = GaussianHMM(
-            n_components=self.n_states,
-            covariance_type=self.covariance_type,
-            n_iter=self.n_iter,
-            tol=self.tol,
-            min_covar=self.min_covar,
-        )
+        model = self._hmmlearn_model(None)
         var = self._var
         shapes = {"spherical": var, "diag": var[:, None], "full": var[:, None, None]}
         model.startprob_, model.transmat_ = self.startprob_, self.transmat_

@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from genzoo.errors import ConfigError
 from genzoo.timeseries.base import ParamTable, SeriesModel, is_int, register_forecaster
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -71,14 +70,6 @@ class SeasonalRandomWalk(SeriesModel):
 
     def _next_log_density(self, z: np.ndarray, v: np.ndarray) -> np.ndarray:
         return -0.5 * (LOG_2PI + v**2)
-
-    def _random_source(self, random_state: Any) -> np.random.Generator:
-        if isinstance(random_state, torch.Generator):
-            raise ConfigError("pass an integer seed or a numpy.random.Generator")
-        return np.random.default_rng(random_state)
-
-    def _level_noise(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        return rng.standard_normal(shape)
 
     def _simulate(
         self, z: np.ndarray, horizon: int, n_paths: int, rng: np.random.Generator
