@@ -78,8 +78,15 @@ class DBN(GenerativeModel):
         steps_per_layer: training steps of each RBM below the top (the top one trains on).
         tied_init: start each RBM as the transpose of the one below when the sizes allow.
         posterior_samples: up-pass samples of the bound's expectation (large networks).
-        cd_steps, persistent, chains, gibbs_steps, ais_steps, ais_chains, exact_max_units,
-            init_std: those of every RBM (:class:`~genzoo.models.classic.rbm.RBM`).
+        cd_steps: Gibbs steps of each RBM's negative phase (CD-k / PCD-k).
+        persistent: persistent chains (PCD) in each RBM instead of chains restarted at the data.
+        chains: persistent chains per RBM.
+        gibbs_steps: Gibbs sweeps in the top RBM when sampling (and of completion).
+        ais_steps: AIS intermediate distributions for the top RBM's ``log Z``.
+        ais_chains: AIS chains.
+        exact_max_units: exact ``log Z`` when the top RBM's smaller layer has at most this many
+            units.
+        init_std: standard deviation of every RBM's initial weights.
     """
 
     density = "bound"
