@@ -71,7 +71,8 @@ def random_orders(count: int, dim: int, generator: torch.Generator) -> Tensor:
 class OrderedStepper(Protocol):
     """Sampling state for images generated in per-image orders ``order [n, D]``.
 
-    ``logits(x, k)`` is called for ``k = 0 .. D-1`` in turn; when it is called the positions
+    ``logits(x, k)`` is called for ``k = 0 .. D-1`` in turn with the images as sequences
+    (LongTensor ``[n, D]``, :func:`to_sequence`); when it is called the positions
     ``order[:, :k]`` of ``x`` hold their final values. Returns the logits ``[n, levels]`` of
     position ``order[b, k]`` of every image ``b``.
     """
