@@ -161,3 +161,22 @@ def test_conditional_gan_trains_reports_label_agreement_and_interpolates(cache, 
     assert code == 0 and "great circles" in printed
     width, height = Image.open(grid).size
     assert width > height  # 3 rows of 5 images
+
+
+def test_unlabelled_data_skips_default_sample_quality_but_refuses_an_explicit_request(
+    cache, tmp_path, capsys
+):
+    import numpy as np
+
+    images = np.random.default_rng(0).integers(0, 256, (60, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "x.npz", x=images)
+    out = tmp_path / "gan"
+    argv = ["train", "gan", "--data", f"npz:{tmp_path / 'x.npz'}", "--levels", "4", *QUICK,
+            "--hidden", "8", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0  # the GAN default: on, skipped with a note, before training
+    assert "sample quality skipped" in capsys.readouterr().err
+    assert "sample_quality" not in json.loads((out / "metrics.json").read_text())
+    assert main(["eval", str(out), "--sample-quality"]) == 2  # explicitly asked: an error
+    err = capsys.readouterr().err.strip()
+    assert "has none" in err and "--feature-network inception" in err
+    assert len(err.splitlines()) == 1

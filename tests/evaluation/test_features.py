@@ -221,7 +221,7 @@ def test_corrupt_cache_entry_is_retrained(digits, quick, tmp_path: Path, damage:
 
 def test_unlabelled_dataset_is_refused(digits, tmp_path: Path) -> None:
     unlabelled = dataclasses.replace(digits, train_labels=None, test_labels=None, num_classes=None)
-    with pytest.raises(ConfigError, match=r"has none.*--features inception"):
+    with pytest.raises(ConfigError, match=r"has none.*--feature-network inception"):
         feature_network(unlabelled, cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="positive integer"):
         feature_network(digits, cache_dir=tmp_path, epochs=0)

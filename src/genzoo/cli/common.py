@@ -240,14 +240,14 @@ def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> N
     group.add_argument(
         "--quality-reference",
         type=int,
-        default=DEFAULT_REFERENCE,
+        default=None,
         help="most test images in the reference set, a fixed seeded subset when the test set is "
         f"larger (default: {DEFAULT_REFERENCE})",
     )
     group.add_argument(
         "--feature-network",
         choices=FEATURE_NETWORKS,
-        default="classifier",
+        default=None,
         help="classifier: a small CNN trained on the dataset's labels, cached under "
         "~/.cache/genzoo ($GENZOO_CACHE); inception: InceptionV3 from a local weights file "
         "(default: classifier)",
@@ -260,23 +260,33 @@ def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> N
 
 
 def quality_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``evaluate_run`` keywords from :func:`add_quality_arguments` flags, validated."""
+    """``evaluate_run`` keywords from :func:`add_quality_arguments` flags, validated.
+
+    Any of the count or feature-network flags asks for sample quality (unless
+    ``--no-sample-quality`` says otherwise).
+    """
+    from genzoo.evaluation.quality import DEFAULT_REFERENCE
+
     if args.quality_samples is not None and args.quality_samples < 2:
         raise GenzooError(f"--quality-samples must be at least 2, got {args.quality_samples}")
-    if args.quality_reference < 2:
+    if args.quality_reference is not None and args.quality_reference < 2:
         raise GenzooError(f"--quality-reference must be at least 2, got {args.quality_reference}")
     if args.inception_weights is not None and args.feature_network != "inception":
         raise GenzooError("--inception-weights needs --feature-network inception")
+    given = (args.quality_samples, args.quality_reference, args.feature_network)
+    asked = args.sample_quality
+    if asked is None and any(value is not None for value in given):
+        asked = True
     feature_options = {}
     if args.inception_weights is not None:
         feature_options["weights_path"] = args.inception_weights
     quality = {
         "num_samples": args.quality_samples,
-        "num_reference": args.quality_reference,
-        "features": args.feature_network,
+        "num_reference": args.quality_reference or DEFAULT_REFERENCE,
+        "features": args.feature_network or "classifier",
         "feature_options": feature_options,
     }
-    return {"sample_quality": args.sample_quality, "quality": quality}
+    return {"sample_quality": asked, "quality": quality}
 
 
 def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
@@ -358,3 +368,41 @@ def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
             "sigma": sigmas[0] if len(sigmas) == 1 else sigmas,
         }
     return out
+
+
+def prepare_sample_quality(
+    options: dict[str, Any], default: bool, dataset: Any, say: Callable[[str], None]
+) -> None:
+    """Decide whether sample quality runs and load its feature network now, before slow work.
+
+    ``options`` are :func:`quality_options`' (updated in place): ``sample_quality`` None (no
+    flag) becomes ``default``; the network is loaded (trained and cached on first use, which
+    ``say`` reports) so that a missing label set or weights file fails before training or
+    sampling. When sample quality was not asked for explicitly, such a failure only skips it.
+    """
+    from genzoo.errors import ConfigError
+    from genzoo.evaluation.features import load_features
+
+    asked = options["sample_quality"]
+    enabled = default if asked is None else asked
+    quality = options["quality"]
+    feature_options = quality.pop("feature_options", {})
+    if enabled:
+        try:
+            network = load_features(quality["features"], dataset, **feature_options)
+        except ConfigError as exc:
+            if asked:
+                raise
+            say(f"sample quality skipped: {exc}")
+            enabled = False
+        else:
+            quality["features"] = network
+            info = network.info
+            if not info.get("cached", True):
+                accuracy = info.get("test_accuracy")
+                shown = "no test labels" if accuracy is None else f"test accuracy {accuracy:.3f}"
+                say(
+                    f"trained the feature network {network.name} in {info['train_seconds']:.0f} s "
+                    f"({shown}), cached in {info['path']}"
+                )
+    options["sample_quality"] = enabled

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from genzoo.cli.common import (
@@ -25,6 +26,7 @@ from genzoo.cli.common import (
     bound_options,
     estimator_options,
     load_run_model,
+    prepare_sample_quality,
     quality_options,
     run_data,
 )
@@ -56,10 +58,9 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise GenzooError(f"--batch-size must be positive, got {args.batch_size}")
     options = {**bound_options(args), **quality_options(args), **estimator_options(args)}
-    if options["sample_quality"] is None:
-        options["sample_quality"] = True
     model = load_run_model(args.run_dir)
     dataset = run_data(Path(args.run_dir), args)
+    prepare_sample_quality(options, True, dataset, lambda text: print(text, file=sys.stderr))
     metrics = evaluate_run(
         model,
         dataset,

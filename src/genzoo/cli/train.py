@@ -18,6 +18,7 @@ from genzoo.cli.common import (
     dataclass_params,
     load_data,
     picked,
+    prepare_sample_quality,
     quality_options,
     save_data_spec,
     signature_params,
@@ -122,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
             num_classes=num_classes,
             **hparams,
         )
+    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+        # the feature network now, so that a problem with it shows before training
+        prepare_sample_quality(evaluation, model.density == "none", dataset, say)
     save_data_spec(out, data_spec(args))
     n_params = sum(p.numel() for p in model.parameters())
     say(f"model: {args.model} ({n_params:,} parameters) -> {out}")

@@ -368,7 +368,7 @@ def _require_labels(dataset: Dataset) -> Tensor:
     if dataset.train_labels is None:
         raise ConfigError(
             f"the classifier feature network is trained on the dataset's own labels, and "
-            f"{dataset.name!r} has none; pass --features inception (with local InceptionV3 "
+            f"{dataset.name!r} has none; pass --feature-network inception (local InceptionV3 "
             "weights) or use a labelled dataset"
         )
     if dataset.train.shape[0] < 2:
@@ -577,7 +577,7 @@ def inception_features(
     if channels not in (1, 3):
         raise ConfigError(
             f"InceptionV3 features need grey (1 channel) or RGB (3 channel) images, got "
-            f"{channels} channels; use --features classifier"
+            f"{channels} channels; use --feature-network classifier"
         )
     path = inception_weights_path(weights_path, cache_dir)
     problems = []
@@ -594,7 +594,7 @@ def inception_features(
         raise ConfigError(
             "InceptionV3 features are unavailable: "
             + "; ".join(problems)
-            + ". Or use the default --features classifier."
+            + ". Or use the default --feature-network classifier."
         )
     extractor = extractor_class(
         "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)

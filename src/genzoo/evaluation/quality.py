@@ -106,6 +106,7 @@ def evaluate_sample_quality(
     features: str | FeatureNetwork = "classifier",
     feature_options: dict[str, Any] | None = None,
     samples: Tensor | None = None,
+    sample_labels: Tensor | None = None,
     seed: int = 0,
     batch_size: int = 256,
     k_pr: int = K_PR,
@@ -128,6 +129,8 @@ def evaluate_sample_quality(
         feature_options: keywords for :func:`~genzoo.evaluation.features.load_features`
             (``cache_dir``, ``epochs``, ``weights_path``, ...).
         samples: LongTensor ``[M, C, H, W]`` of samples drawn elsewhere, instead of sampling.
+        sample_labels: the labels ``[M]`` those samples were drawn for (a conditional model's
+            ``label_agreement`` is reported only when they are known).
         seed: seed of the sampling generator (the real images do not depend on it).
         batch_size: images per sampling call and per feature batch.
         k_pr, k_dc, kid_subsets, kid_subset_size: as in
@@ -161,7 +164,7 @@ def evaluate_sample_quality(
     if not isinstance(network, FeatureNetwork):
         network = load_features(str(features), dataset, **(feature_options or {}))
 
-    y = None  # the labels the samples were drawn for (unknown for samples drawn elsewhere)
+    y = sample_labels  # the labels the samples were drawn for (None: unknown or unconditional)
     seconds = 0.0
     if samples is None:
         y = sampling_labels(model, dataset, m)
@@ -216,7 +219,12 @@ def evaluate_sample_quality(
         "sampling_seconds": round(seconds, 3),
     }
     predict = getattr(network.module, "predict", None)
-    if y is not None and predict is not None:
+    if y is not None and model.num_classes is not None and predict is not None:
+        if y.shape != (samples.shape[0],):
+            raise ConfigError(
+                f"sample_labels must have shape [{samples.shape[0]}], one per sample, got "
+                f"{list(y.shape)}"
+            )
         out["label_agreement"] = float((predict(samples) == y.cpu()).double().mean())
         if floor_labels is not None:
             agree = predict(floor_images) == floor_labels
