@@ -234,10 +234,11 @@ def print_estimates(metrics: dict) -> None:
         )
     ais = metrics.get("ais")
     if ais:
+        edge = ", at the edge of the grid" if ais["sigma_at_grid_edge"] else ""
         print(
             f"AIS log-likelihood (stochastic lower bound): {ais['log_likelihood_mean']:.2f} ± "
             f"{ais['log_likelihood_sem']:.2f} nats/image on the first {ais['num_images']} test "
-            f"images, sigma {ais['sigma']:g}, {ais['steps']} steps x {ais['chains']} chains "
+            f"images, sigma {ais['sigma']:g}{edge}, {ais['steps']} steps x {ais['chains']} chains "
             f"(acceptance {ais['acceptance']:.2f}); Gaussian observation model on [0, 1]^D, "
             "not comparable with bits/dim"
         )

@@ -1,7 +1,10 @@
 """Evaluation: likelihoods in nats and bits/dim, sample quality on features (FID, KID, precision/
-recall, density/coverage), and continuous-space likelihood estimates (Parzen windows, AIS)."""
+recall, density/coverage), and continuous-space likelihood estimates (Parzen windows, AIS).
 
-from genzoo.evaluation.ais import ais, ais_log_likelihood
+The submodules ``ais``, ``sample_quality``, ``parzen`` and ``features`` hold the estimators on
+plain tensors; the ``evaluate_*`` functions apply them to a model and its dataset."""
+
+from genzoo.evaluation.ais import ais_log_likelihood
 from genzoo.evaluation.comparison import density_comparison, density_table
 from genzoo.evaluation.continuous import ais_decoder, evaluate_ais, evaluate_parzen, to_unit_cube
 from genzoo.evaluation.features import feature_network, inception_features, load_features
@@ -14,7 +17,6 @@ from genzoo.evaluation.sample_quality import (
     frechet_distance,
     kernel_distance,
     precision_recall,
-    sample_quality,
 )
 from genzoo.evaluation.unsupervised import (
     cluster,
@@ -29,7 +31,6 @@ from genzoo.evaluation.unsupervised import (
 )
 
 __all__ = [
-    "ais",
     "ais_decoder",
     "ais_log_likelihood",
     "bits_per_dim",
@@ -58,7 +59,6 @@ __all__ = [
     "precision_recall",
     "probe",
     "probe_table",
-    "sample_quality",
     "save_coordinates",
     "select_bandwidth",
     "to_unit_cube",

@@ -73,7 +73,7 @@ PARZEN_SAMPLES, PARZEN_VALIDATION = 10_000, 1_000
 #: AIS defaults (see the cost note in the module docstring).
 AIS_IMAGES, AIS_STEPS, AIS_CHAINS, AIS_LEAPFROG, AIS_TUNING = 10, 300, 4, 10, 2
 #: Observation standard deviations tried on held-out images, in units of the unit cube.
-AIS_SIGMAS = (0.025, 0.05, 0.1)
+AIS_SIGMAS = (0.025, 0.05, 0.1, 0.2)
 AIS_VALIDATION = 5
 
 

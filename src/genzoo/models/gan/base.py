@@ -36,7 +36,8 @@ generator's continuous outputs by discreteness alone (decisively for binary or 1
 real images are *dequantised* before the discriminator sees them — level ``k`` becomes a uniform
 value in its bin ``[k, k + 1) / levels`` mapped to ``[-1, 1]`` — and samples are quantised by the
 same bins. GANs have no likelihood: ``log_prob`` raises and names the estimators that exist
-(:mod:`genzoo.evaluation`: FID/KID/precision/recall on features, Parzen windows, AIS).
+(:mod:`genzoo.evaluation`: FID/KID/precision/recall on features, Parzen windows, AIS through
+:meth:`AdversarialModel.decoder_mean`).
 """
 
 from __future__ import annotations
@@ -304,9 +305,11 @@ class AdversarialModel(GenerativeModel):
         self.check_input(x, y)
         raise UnsupportedError(
             f"{self.name} is an implicit model (density='none') and has no log_prob; estimate "
-            "a likelihood with genzoo.evaluation.ais_log_likelihood (annealed importance "
-            "sampling, Gaussian observation model) or genzoo.evaluation.parzen_estimate, and "
-            "sample quality with `genzoo eval` (FID, KID, precision/recall, density/coverage)"
+            "a continuous-space likelihood with genzoo.evaluation.evaluate_ais (annealed "
+            "importance sampling, Gaussian observation model; `genzoo eval --ais`) or "
+            "genzoo.evaluation.evaluate_parzen (`genzoo eval --parzen`), and measure sample "
+            "quality with genzoo.evaluation.evaluate_sample_quality (`genzoo eval`: FID, KID, "
+            "precision/recall, density/coverage)"
         )
 
     @torch.no_grad()
