@@ -233,6 +233,7 @@ def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> N
     group.add_argument(
         "--quality-samples",
         type=int,
+        metavar="N",
         default=None,
         help="generated images (default: as many as reference images). Autoregressive 28x28 "
         "models draw ~15-60 images/s on one thread: 10,000 take 3-12 minutes",
@@ -240,6 +241,7 @@ def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> N
     group.add_argument(
         "--quality-reference",
         type=int,
+        metavar="N",
         default=None,
         help="most test images in the reference set, a fixed seeded subset when the test set is "
         f"larger (default: {DEFAULT_REFERENCE})",
@@ -255,6 +257,7 @@ def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> N
     group.add_argument(
         "--inception-weights",
         default=None,
+        metavar="PATH",
         help="InceptionV3 weights file of torch-fidelity (default: <cache>/inception/...)",
     )
 
@@ -304,37 +307,24 @@ def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
         "training images; known to be unreliable (Theis et al. 2016)",
     )
     group.add_argument(
-        "--parzen-samples",
-        type=int,
-        default=c.PARZEN_SAMPLES,
-        help=f"model samples of the Parzen window (default: {c.PARZEN_SAMPLES})",
-    )
-    group.add_argument(
         "--ais",
         action="store_true",
         help="annealed importance sampling of the decoder with a Gaussian observation model "
         "(Wu et al. 2017): GANs and VAEs with one N(0, I) latent; a stochastic lower bound",
     )
-    group.add_argument(
-        "--ais-images",
-        type=int,
-        default=c.AIS_IMAGES,
-        help=f"first test images scored by AIS (default: {c.AIS_IMAGES})",
-    )
-    group.add_argument(
-        "--ais-steps",
-        type=int,
-        default=c.AIS_STEPS,
-        help=f"annealing steps; raise until the estimate stops rising (default: {c.AIS_STEPS})",
-    )
-    group.add_argument(
-        "--ais-chains",
-        type=int,
-        default=c.AIS_CHAINS,
-        help=f"chains per image (default: {c.AIS_CHAINS})",
-    )
+    counts = {
+        "--parzen-samples": (c.PARZEN_SAMPLES, "model samples of the Parzen window"),
+        "--ais-images": (c.AIS_IMAGES, "first test images scored by AIS"),
+        "--ais-steps": (c.AIS_STEPS, "annealing steps; raise until the estimate stops rising"),
+        "--ais-chains": (c.AIS_CHAINS, "chains per image"),
+    }
+    for name, (default, text) in counts.items():
+        group.add_argument(
+            name, type=int, default=default, metavar="N", help=f"{text} (default: {default})"
+        )
     group.add_argument(
         "--ais-sigma",
+        metavar="SIGMA[,SIGMA...]",
         default=",".join(f"{s:g}" for s in c.AIS_SIGMAS),
         help="observation standard deviation on [0, 1], or a comma list to choose from on "
         f"held-out training images (default: {','.join(f'{s:g}' for s in c.AIS_SIGMAS)})",
