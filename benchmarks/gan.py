@@ -26,8 +26,8 @@ mixes both. The numbers compare only within this table (same features, counts an
     python benchmarks/gan.py --data digits --minutes 5
     python benchmarks/gan.py --data fashion-mnist --collect   # table from existing runs/scores
 
-Scores are cached in ``runs/bench-DATA/quality/`` (keyed by the weights' SHA-256, the counts and
-the feature network), so ``--collect`` (which trains nothing) rebuilds
+Scores are cached in ``runs/bench-DATA/quality/ROW-COUNT.json`` (checked against the weights'
+SHA-256 and the feature network), so ``--collect`` (which trains nothing) rebuilds
 ``benchmarks/results/gan-DATA.json`` and the table without sampling again; a row without a valid
 cached score is scored then. Scored sample grids and GAN latent walks land in
 ``benchmarks/results/figures/``. Scoring 10,000 28x28 samples on one thread takes seconds for a
@@ -98,6 +98,11 @@ def rows_to_score(root: Path, conditional: str | None) -> list[dict[str, str]]:
     rows += [{"row": m, "run": m, "family": "autoregressive", "samples": "ancestral"}
              for m in AR_MODELS]  # fmt: skip
     return [r for r in rows if (root / r["run"] / "model.safetensors").exists()]
+
+
+def slug(row: str) -> str:
+    """File-name form of a row: ``"vae (mean)"`` -> ``"vae-mean"``."""
+    return row.replace(" (mean)", "-mean")
 
 
 def _sha256(path: Path) -> str:
@@ -298,8 +303,8 @@ def main() -> None:
             "run_dir": str(root / r["run"]),
             "num_samples": n,
             "feature_key": net.info["key"],
-            "cache": str(root / "quality" / f"{r['row'].replace(' (mean)', '-mean')}.json"),
-            "figure": str(figures / f"gan-{data}-{r['row'].replace(' (mean)', '-mean')}.png"),
+            "cache": str(root / "quality" / f"{slug(r['row'])}-{n}.json"),
+            "figure": str(figures / f"gan-{data}-{slug(r['row'])}.png"),
         }
         for r in rows
     ]
@@ -331,9 +336,7 @@ def main() -> None:
         "num_samples": n,
         "num_reference": entries[0]["result"]["num_reference"] if entries else None,
         "feature_network": {k: net.info.get(k) for k in ("name", "key", "test_accuracy")},
-        "floor": {k: round(v, 4) for k, v in floors[0].items() if isinstance(v, float)}
-        if floors
-        else None,
+        "floor": {k: round(floors[0][k], 4) for k in METRIC_KEYS} if floors else None,
         "results": results,
         "claim": claim(results, n),
     }
