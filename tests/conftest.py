@@ -14,3 +14,12 @@ torch.set_num_threads(1)
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _genzoo_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never write to the real ``~/.cache/genzoo``: feature networks (trained by `genzoo
+    eval`'s sample quality) go to one directory per session, so they are trained once."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENZOO_CACHE", str(tmp_path_factory.mktemp("genzoo-cache")))
+        yield
