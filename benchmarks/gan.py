@@ -3,9 +3,11 @@
 Each GAN trains from the command line (``genzoo train``) for a fixed wall-clock budget on one CPU
 thread (``OMP_NUM_THREADS=1``, ``--jobs`` side by side, nothing else running): the four
 unconditional models and one class-conditional run (``--conditional MODEL``, default ``sngan``;
-``none`` skips it). Then every run in ``runs/bench-DATA`` — these GANs and, when they exist, the
-VAE and autoregressive runs of ``benchmarks/vae.py`` and ``benchmarks/autoregressive.py`` (same
-data, same budget, same directory) — is scored by :func:`genzoo.evaluation.evaluate_sample_quality`
+``none`` skips it). Only runs that do not exist yet are trained (``benchmarks/unsupervised.py``
+trains the same four with the same training flags; whichever script runs first trains them).
+Then every run in ``runs/bench-DATA`` — these GANs and, when they exist, the VAE and
+autoregressive runs of ``benchmarks/vae.py`` and ``benchmarks/autoregressive.py`` (same data, same
+budget, same directory) — is scored by :func:`genzoo.evaluation.evaluate_sample_quality`
 with one feature network (the dataset's classifier, its test accuracy in the table), one sample
 count (``QUALITY_SAMPLES[data]`` samples against the same seeded reference test images) and one
 floor (as many real training images against the same reference). VAEs are scored twice: their
@@ -53,7 +55,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from autoregressive import GENZOO, RESULTS, command, run_jobs, shown, train_all
+from autoregressive import GENZOO, RESULTS, ROOT, command, run_jobs, shown, train_all
 from autoregressive import MODELS as AR_MODELS
 from vae import MODELS as VAE_MODELS
 
@@ -274,15 +276,21 @@ def main() -> None:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--conditional", default="sngan", help="GAN trained class-conditionally too")
     pre.add_argument("--quality-samples", type=int, default=None, help="override QUALITY_SAMPLES")
+    pre.add_argument("--data", default=None)
     extra, rest = pre.parse_known_args()
-    sys.argv = [sys.argv[0], *rest]
     conditional = None if extra.conditional == "none" else extra.conditional
+    root = ROOT / "runs" / f"bench-{extra.data}"
+    if (
+        "--models" not in rest
+    ):  # train only the GANs without a run (unsupervised.py trains them too)
+        rest += ["--models", *[m for m in MODELS if not (root / m).exists()]]
+    sys.argv = [sys.argv[0], *(["--data", extra.data] if extra.data else []), *rest]
     args = train_all(__doc__.split("\n")[0], RECIPES, MODELS)
     root, data = args.root, args.data
-    if conditional and not args.collect:
+    name = f"{conditional}-conditional"
+    if conditional and not args.collect and not (root / name).exists():
         cmd, text = conditional_run(data, conditional, args.minutes, root)
-        run_jobs({f"{conditional}-conditional": cmd}, {f"{conditional}-conditional": text},
-                 data, 1)  # fmt: skip
+        run_jobs({name: cmd}, {name: text}, data, 1)
 
     import torch
 
