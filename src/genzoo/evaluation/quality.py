@@ -13,7 +13,8 @@ what it depends on:
    all drawn from one ``torch.Generator`` seeded with ``seed``. A class-conditional model gets the
    labels of the floor's training images, i.e. the training set's class frequencies.
 3. **Floor**: the same metrics for ``num_samples`` real *training* images (a subset fixed by
-   :data:`REFERENCE_SEED`) against the same reference set. FID and KID of real images are not 0
+   :data:`REFERENCE_SEED`; all of them if there are fewer, which ``floor["num_fake"]`` shows)
+   against the same reference set. FID and KID of real images are not 0
    at finite counts (FID is biased upwards, roughly like ``1 / N``), and precision/recall are not
    1, so a model's numbers are read against this floor, not against 0 and 1. (A model that
    reproduced its training images would score the floor; the floor is not an upper limit of
