@@ -11,7 +11,7 @@ from genzoo.errors import ConfigError
 from tests.models.tiny import all_images
 
 CASES = [("bernoulli", 1, 2), ("bernoulli", 3, 2), ("categorical", 1, 5), ("categorical", 3, 3),
-         ("logistic", 1, 7), ("logistic", 3, 3)]  # fmt: skip
+         ("logistic", 1, 7), ("logistic", 3, 3), ("logistic", 1, 256)]  # fmt: skip
 
 
 def random_params(lik: PixelLikelihood, b: int, h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -53,6 +53,18 @@ def test_samples_follow_log_prob_and_mean_is_the_expectation(kind, colors, level
     if kind != "logistic" or colors == 1:  # independent channels: the exact expectation
         exact = (probs[:, None] * x.flatten(1).double()).sum(0)
         torch.testing.assert_close(lik.mean(params).flatten().double(), exact, atol=1e-5, rtol=0)
+
+
+def test_logistic_mean_of_rgb_is_the_expectation_given_the_rounded_earlier_means():
+    """Colour c's mean from survival sums equals the expectation under the table of every level
+    given the earlier colours at their rounded means (the documented convention)."""
+    lik = PixelLikelihood("logistic", 3, 9, num_mixtures=3)
+    params = random_params(lik, 4, 2, 3, seed=2)
+    mean = lik.mean(params)
+    x = mean.round().long().clamp(0, 8)
+    table = lik.logits(params, x).exp()  # colour c given the rounded earlier colours of x
+    expected = (table * torch.arange(9, dtype=table.dtype).view(1, -1, 1, 1, 1)).sum(1)
+    torch.testing.assert_close(mean, expected, rtol=0, atol=1e-9)
 
 
 def test_bad_likelihoods_raise():

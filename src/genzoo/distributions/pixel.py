@@ -25,6 +25,8 @@ from genzoo.distributions.logistic import (
     logistic_mixture_channels,
     logistic_mixture_log_prob,
     logistic_mixture_logits,
+    logistic_mixture_mean,
+    logistic_mixture_sample,
 )
 from genzoo.errors import ConfigError
 
@@ -85,31 +87,29 @@ class PixelLikelihood:
             per_d = logistic_mixture_log_prob(params, x.long(), self.levels)
         return per_d.flatten(1).sum(1)
 
-    def logits(self, params: Tensor, x: Tensor) -> Tensor:
+    def logits(self, params: Tensor, x: Tensor | None = None) -> Tensor:
         """Normalised ``log p(x_c = l | params, x_<c)`` for every level: ``[B, levels, C, H, W]``.
 
-        Only ``"logistic"`` reads ``x`` (the earlier colours of each pixel).
+        Only ``"logistic"`` reads ``x`` (the earlier colours of each pixel), and needs it.
         """
         params = wide(params)
         if self.kind == "bernoulli":
             return torch.stack([F.logsigmoid(-params), F.logsigmoid(params)], dim=1)
         if self.kind == "categorical":
             return F.log_softmax(params.unflatten(1, (self.levels, self.colors)), dim=1)
+        if x is None:
+            raise ConfigError("the logistic likelihood's conditionals need x (earlier colours)")
         return logistic_mixture_logits(params, x.long(), self.levels)
 
     def sample(self, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``x ~ p(x | params)``: LongTensor ``[B, C, H, W]``, colours in order R, G, B."""
+        if self.kind == "logistic":  # direct draws, no table of every level
+            return logistic_mixture_sample(wide(params), self.colors, self.levels, generator)
         b, _, h, w = params.shape
         device = generator.device if generator is not None else torch.device("cpu")
         u = torch.rand((b, self.colors, h, w), generator=generator, device=device)
-        u = u.to(params.device)
-        x = torch.zeros((b, self.colors, h, w), dtype=torch.long, device=params.device)
-        for c in range(self.colors if self.kind == "logistic" else 1):
-            logits = self.logits(params, x)  # colour c depends on the colours < c just drawn
-            flat = logits.movedim(1, -1).reshape(-1, self.levels)
-            drawn = inverse_cdf_sample(flat, u.reshape(-1)).view(b, self.colors, h, w)
-            x = drawn if self.kind != "logistic" else torch.where(_channel(x, c), drawn, x)
-        return x
+        flat = self.logits(params).movedim(1, -1).reshape(-1, self.levels)
+        return inverse_cdf_sample(flat, u.to(params.device).reshape(-1)).view(b, self.colors, h, w)
 
     def mean(self, params: Tensor) -> Tensor:
         """Expected level of every sub-pixel, float ``[B, C, H, W]`` in ``[0, levels - 1]``.
@@ -118,13 +118,16 @@ class PixelLikelihood:
         rounded means (the exact mean would average over them).
         """
         b, _, h, w = params.shape
-        values = torch.arange(self.levels, device=params.device, dtype=torch.float32)
+        if self.kind != "logistic":
+            values = torch.arange(self.levels, device=params.device, dtype=torch.float32)
+            probs = self.logits(params).exp()
+            return (probs * values.view(1, -1, 1, 1, 1)).sum(1)
+        params = wide(params)
         x = torch.zeros((b, self.colors, h, w), dtype=torch.long, device=params.device)
-        mean = torch.zeros((b, self.colors, h, w), device=params.device)
-        for c in range(self.colors if self.kind == "logistic" else 1):
-            probs = self.logits(params, x).exp()
-            m = (probs * values.view(1, -1, 1, 1, 1)).sum(1)
-            mean = m if self.kind != "logistic" else torch.where(_channel(x, c), m, mean)
+        mean = torch.zeros((b, self.colors, h, w), dtype=params.dtype, device=params.device)
+        for c in range(self.colors):
+            m = logistic_mixture_mean(params, x, self.levels)
+            mean = torch.where(_channel(x, c), m, mean)
             x = mean.round().long().clamp_(0, self.levels - 1)
         return mean
 
