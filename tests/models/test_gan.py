@@ -3,6 +3,7 @@ quantisation, latent walks and completion, and adversarial training on a toy 2-D
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -23,6 +24,7 @@ from genzoo.models.gan.base import (
     slerp,
 )
 from genzoo.training import TrainConfig, train
+from genzoo.training.ema import refresh_batch_norm
 from tests.models.tiny import tiny_model
 
 GANS = ["gan", "dcgan", "wgan_gp", "sngan"]
@@ -384,3 +386,11 @@ def test_training_leaves_the_ema_weights_in_the_model_and_the_saved_run(tmp_path
     a = model.sample(8, generator=torch.Generator().manual_seed(0))
     b = saved.sample(8, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
+    # the averaged weights' batch norms carry their own statistics, not the raw networks'
+    stats = [k for k in ema if k.endswith("running_mean")]
+    assert stats and all(not torch.equal(raw[k], ema[k]) for k in stats)
+    again = copy.deepcopy(saved)
+    batches = [(data.train[i : i + 50], None) for i in range(0, 800, 50)]  # NORM_BATCHES of 50
+    refresh_batch_norm(again, batches, lambda m, b: m.loss(*b))
+    for k in stats:
+        torch.testing.assert_close(again.state_dict()[k], saved.state_dict()[k])

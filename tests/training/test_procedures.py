@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from genzoo.training import BatchOrder, ExponentialMovingAverage, LRSchedule
+from genzoo.training.ema import has_batch_norm, refresh_batch_norm
 from genzoo.training.batches import derive_seed, shard
 
 
@@ -59,6 +60,33 @@ def test_ema_state_round_trip_and_frozen_copy() -> None:
 
 
 # ---------------------------------------------------------------------- LR schedule
+def test_refreshed_batch_norm_statistics_belong_to_the_averaged_weights() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2))
+    ema = ExponentialMovingAverage(net, decay=0.9)
+    batches = [torch.randn(8, 3) * 2 + 1 for _ in range(3)]
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    for b in batches * 4:  # the raw weights move away from the average; stats follow them
+        opt.zero_grad()
+        net(b).pow(2).sum().backward()
+        opt.step()
+        ema.update(net)
+    averaged, bn = ema.module, ema.module[1]
+    momentum = bn.momentum
+    with torch.no_grad():
+        pre = [averaged[0](b) for b in batches]  # the averaged weights' pre-norm activations
+    expected_mean = torch.stack([p.mean(0) for p in pre]).mean(0)
+    expected_var = torch.stack([p.var(0, unbiased=True) for p in pre]).mean(0)
+    assert not torch.allclose(bn.running_mean, expected_mean, atol=1e-3)  # copied from raw
+    rng = torch.get_rng_state()
+    refresh_batch_norm(averaged, batches, lambda m, b: m(b))
+    torch.testing.assert_close(bn.running_mean, expected_mean)
+    torch.testing.assert_close(bn.running_var, expected_var)
+    assert bn.momentum == momentum and not averaged.training and bn.num_batches_tracked == 3
+    assert torch.equal(torch.get_rng_state(), rng)  # the training stream is untouched
+    assert has_batch_norm(net) and not has_batch_norm(nn.Linear(2, 2))
+
+
 def test_warmup_then_constant() -> None:
     schedule = LRSchedule(1e-3, "constant", warmup_steps=4)
     assert [schedule(s) for s in range(6)] == pytest.approx(

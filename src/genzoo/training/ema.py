@@ -8,7 +8,12 @@ After the ``t``-th update (``t = 1, 2, ...``) with current weights ``theta_t``::
 The warm-up of ``d_t`` (as in TensorFlow's ``ExponentialMovingAverage(num_updates=...)``) keeps
 short runs from being dominated by the random initial weights: with ``decay = 0.999`` a plain
 average would still give ``theta_0`` a weight of ``0.999^1000 = 37%`` after 1,000 steps.
-Buffers (e.g. normalisation statistics) are copied, not averaged.
+Buffers (e.g. normalisation statistics) are copied, not averaged. Batch-norm running statistics
+belong to the weights that produced them, so copied statistics do not fit averaged weights (a
+DCGAN's EMA generator normalises with the raw generator's means and variances);
+:func:`refresh_batch_norm` recomputes them for the averaged weights, as stochastic weight
+averaging does (Izmailov et al. 2018, ``torch.optim.swa_utils.update_bn``), before the averaged
+model is evaluated or saved.
 
 PixelCNN++'s published code once reported test bits/dim stuck at 9.41 because its averaging op
 never ran; the tests check that these weights move and follow the formula above.
@@ -17,10 +22,12 @@ never ran; the tests check that these weights move and follow the formula above.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 class ExponentialMovingAverage:
@@ -80,3 +87,49 @@ class ExponentialMovingAverage:
         """Restore :meth:`state_dict` output (the decay in force stays the constructor's)."""
         self.num_updates = int(state["num_updates"])
         self.module.load_state_dict(state["weights"])
+
+
+def has_batch_norm(module: nn.Module) -> bool:
+    """Whether ``module`` contains batch-norm layers that track running statistics."""
+    return any(isinstance(m, _BatchNorm) and m.track_running_stats for m in module.modules())
+
+
+@torch.no_grad()
+def refresh_batch_norm(
+    module: nn.Module,
+    batches: Iterable[Any],
+    forward: Callable[[nn.Module, Any], Any],
+    *,
+    devices: list[torch.device] | None = None,
+) -> None:
+    """Recompute the running statistics of ``module``'s batch-norm layers from ``batches``.
+
+    Every layer's statistics are reset and become the plain average over the batches of its
+    training-mode batch statistics (``momentum=None``), computed by ``forward(module, batch)``
+    with ``module`` in training mode. Nothing else changes: the momenta and the mode are
+    restored, and the global RNG (e.g. a GAN's noise) is forked, so training is not disturbed.
+
+    Args:
+        module: the model whose statistics to refresh (typically the EMA copy).
+        batches: inputs for ``forward``, e.g. ``(x, y)`` pairs of training images.
+        forward: runs one batch through ``module`` (e.g. ``lambda m, b: m.loss(*b)``).
+        devices: CUDA devices whose RNG to fork too.
+    """
+    norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = module.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    module.train()
+    try:
+        with torch.random.fork_rng(devices=devices or []):
+            torch.manual_seed(0)
+            for batch in batches:
+                forward(module, batch)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        module.train(was_training)

@@ -57,7 +57,7 @@ from genzoo.training.checkpoint import (
 )
 from genzoo.training.checks import check_data, check_resume, dataset_info
 from genzoo.training.config import TrainConfig, resolve_accelerator, resolve_precision
-from genzoo.training.ema import ExponentialMovingAverage
+from genzoo.training.ema import ExponentialMovingAverage, has_batch_norm, refresh_batch_norm
 from genzoo.training.evaluate import eval_split, evaluate, scalar, scalar_keys, split_validation
 from genzoo.training.hardware import make_fabric, resolve_strategy, set_memory_format
 from genzoo.training.metrics import METRICS_NAME, MetricsWriter
@@ -321,6 +321,14 @@ def _train(
     count = config.validation or config.eval_images
     eval_x, eval_y = eval_split(eval_source, model, count, rank, world)
     averaged = ema.module if ema is not None else raw  # evaluated and saved
+    norm_batches = _norm_batches(train_data, config, model, fabric, memory_format, averaged, raw)
+
+    def refresh_statistics() -> None:
+        """Batch-norm statistics that belong to the averaged weights (see training.ema)."""
+        if norm_batches:
+            devices = [fabric.device] if fabric.device.type == "cuda" else []
+            refresh_batch_norm(averaged, norm_batches, lambda m, b: m.loss(*b), devices=devices)
+
     # --keep-best: a copy of the averaged weights with the lowest validation loss so far
     best: GenerativeModel | None = None
     best_eval: dict[str, float] | None = None
@@ -336,6 +344,7 @@ def _train(
     def save() -> None:
         nonlocal last_ckpt
         _check_finite(raw, progress.step, ckpt_path, last_ckpt)
+        refresh_statistics()
         rng = gather_rng(fabric)
         if rank == 0:
             checkpoint = {
@@ -462,6 +471,7 @@ def _train(
             evaluated = config.eval_every > 0 and step % config.eval_every == 0
             scores = None
             if evaluated and eval_x is not None:
+                refresh_statistics()
                 scores = evaluate(fabric, averaged, eval_x, eval_y, memory_format)
                 progress.last_eval = {**scores, "step": step}
                 if config.keep_best and (best_eval is None or scores["loss"] < best_eval["loss"]):
@@ -603,6 +613,34 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
         {"params": decay, "weight_decay": weight_decay, "name": "decay"},
         {"params": other, "weight_decay": 0.0, "name": "no_decay"},
     ]
+
+
+#: training batches that re-estimate the averaged weights' batch-norm statistics
+NORM_BATCHES = 16
+
+
+def _norm_batches(
+    dataset: Dataset,
+    config: TrainConfig,
+    model: GenerativeModel,
+    fabric: Any,
+    memory_format: torch.memory_format,
+    averaged: nn.Module,
+    raw: nn.Module,
+) -> list[tuple[Tensor, Tensor | None]]:
+    """The first :data:`NORM_BATCHES` training batches (fixed, on the device), or ``[]`` when the
+    averaged model has no batch norm or is the raw model (whose statistics are its own)."""
+    if averaged is raw or not has_batch_norm(averaged):
+        return []
+    n = min(dataset.train.shape[0], NORM_BATCHES * config.batch_size)
+    conditional = model.num_classes is not None and dataset.train_labels is not None
+    batches = []
+    for start in range(0, n, config.batch_size):
+        x = dataset.train[start : start + config.batch_size]
+        y = dataset.train_labels[start : start + config.batch_size] if conditional else None
+        x = fabric.to_device(x).contiguous(memory_format=memory_format)
+        batches.append((x, None if y is None else fabric.to_device(y)))
+    return batches
 
 
 def _batch(
