@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -231,39 +232,10 @@ def ais(
     )
 
 
-def ais_log_likelihood(
-    decode: Callable[[Tensor], Tensor],
-    x: Tensor,
-    *,
-    latent_dim: int,
-    sigma: float,
-    steps: int = 1000,
-    chains: int = 16,
-    leapfrog_steps: int = 10,
-    step_size: float = 0.05,
-    target_acceptance: float = 0.65,
-    tuning_chains: int = 4,
-    schedule: str = "sigmoid",
-    generator: torch.Generator | None = None,
-    batch_size: int | None = None,
-) -> Tensor:
-    """``ais(...).log_likelihood``: Tensor ``[N]`` of AIS estimates of ``log p(x)`` in nats, a
-    stochastic lower bound (see :func:`ais` for the arguments)."""
-    return ais(
-        decode,
-        x,
-        latent_dim=latent_dim,
-        sigma=sigma,
-        steps=steps,
-        chains=chains,
-        leapfrog_steps=leapfrog_steps,
-        step_size=step_size,
-        target_acceptance=target_acceptance,
-        tuning_chains=tuning_chains,
-        schedule=schedule,
-        generator=generator,
-        batch_size=batch_size,
-    ).log_likelihood
+def ais_log_likelihood(decode: Callable[[Tensor], Tensor], x: Tensor, **options: Any) -> Tensor:
+    """``ais(decode, x, **options).log_likelihood``: Tensor ``[N]`` of AIS estimates of
+    ``log p(x)`` in nats, a stochastic lower bound (see :func:`ais` for the options)."""
+    return ais(decode, x, **options).log_likelihood
 
 
 class _AIS:
