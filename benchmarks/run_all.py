@@ -1,10 +1,16 @@
-"""Run every benchmark and print the README's results tables (``make bench``; ~3 hours on 2 cores).
+"""Run every benchmark and print the README's results tables (``make bench``; ~8 hours on 2 cores).
 
 1. ``throughput.py``: genzoo's engine vs a plain masked-conv reference, images/s and bits/dim.
 2. ``sampling.py``: cached vs naive sampling, images/s.
 3. ``autoregressive.py``: every autoregressive model on digits (5 minutes each) and on
-   Fashion-MNIST (10 minutes each), one CPU thread per run, two runs side by side.
+   Fashion-MNIST (10 minutes each), one CPU thread per run, two runs side by side; then
+   ``paired.py`` (per-image paired differences).
 4. ``vae.py``: the VAE family with the same budgets, next to step 3's models on the same images.
+5. ``gan.py``: the GANs with the same budgets, and the sample quality of every family's runs.
+6. ``fvbn.py``: FVSBN, NADE, MADE, DBN beside the PixelCNN family on binarised images.
+7. ``classic.py``: mixtures, naive Bayes, RBM.
+8. ``unsupervised.py``: probes, clustering, 2-D maps and one bits/dim table per dataset.
+9. ``timeseries.py``: HMM vs the causal 1-D model vs a random walk on statsmodels' series.
 
 Results land in ``benchmarks/results/`` and ``runs/bench-*``.
 
@@ -28,6 +34,8 @@ import vae
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+#: probes on Fashion-MNIST fit on a seeded 10,000 of the 60,000 training images (time)
+UNSUPERVISED_FM = ("unsupervised", "fashion-mnist")
 
 
 def run(cmd: list[str], log: Path) -> None:
@@ -95,9 +103,15 @@ def main() -> None:
         for data, minutes in (("digits", 5), ("fashion-mnist", 10)):
             run([py, "benchmarks/autoregressive.py", "--data", data, "--minutes", str(minutes),
                  "--jobs", "2"], RESULTS / f"autoregressive-{data}.log")  # fmt: skip
-        for data, minutes in (("digits", 5), ("fashion-mnist", 10)):
-            run([py, "benchmarks/vae.py", "--data", data, "--minutes", str(minutes),
-                 "--jobs", "2"], RESULTS / f"vae-{data}.log")  # fmt: skip
+        run([py, "benchmarks/paired.py", "--data", "digits"], RESULTS / "paired-digits.log")
+        run([py, "benchmarks/paired.py", "--data", "fashion-mnist", "--images", "1000"],
+            RESULTS / "paired-fashion-mnist.log")  # fmt: skip
+        for script in ("vae", "gan", "fvbn", "classic", "unsupervised"):
+            for data, minutes in (("digits", 5), ("fashion-mnist", 10)):
+                extra = ["--max-train", "10000"] if (script, data) == UNSUPERVISED_FM else []
+                run([py, f"benchmarks/{script}.py", "--data", data, "--minutes", str(minutes),
+                     "--jobs", "2", *extra], RESULTS / f"{script}-{data}.log")  # fmt: skip
+        run([py, "benchmarks/timeseries.py"], RESULTS / "timeseries.log")
     print(collect())
 
 
