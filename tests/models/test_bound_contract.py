@@ -21,9 +21,7 @@ from tests.models.tiny import all_images, peaked, tiny_model
 BOUND = [
     m for m in genzoo.available_models() if genzoo.models.get_model_class(m).density == "bound"
 ]
-LATENT = [
-    m for m in BOUND if issubclass(genzoo.models.get_model_class(m), LatentVariableModel)
-]
+LATENT = [m for m in BOUND if issubclass(genzoo.models.get_model_class(m), LatentVariableModel)]
 STOCHASTIC = [m for m in LATENT if genzoo.models.get_model_class(m).stochastic_encoder]
 
 
