@@ -3,14 +3,17 @@ it covers every test image, conditional likelihoods marked, models without a den
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import pytest
 
+import genzoo
 from genzoo.errors import ConfigError, ModelError
 from genzoo.evaluation.comparison import density_comparison, density_table
+from genzoo.evaluation.report import test_fingerprint
 
 SPLIT = {"dataset": "digits", "levels": 17, "shape": [1, 8, 8], "num_test_images": 297}
 
@@ -83,6 +86,23 @@ def test_runs_on_different_splits_are_refused(tmp_path, key, value):
     (b / "metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(ConfigError, match=f"different test split.*{key}"):
         density_comparison([a, b])
+
+
+def test_the_test_images_fingerprint_tells_splits_apart(tmp_path):
+    digits = genzoo.load_dataset("digits")
+    # same sizes and levels, the test images in another order
+    other = dataclasses.replace(digits, test=digits.test.flip(0))
+    same = test_fingerprint(digits)
+    assert same == test_fingerprint(genzoo.load_dataset("digits")) != test_fingerprint(other)
+    a = _run(tmp_path, "a", "pixelcnn", "exact", test=_summary(1.9), test_sha256=same)
+    b = _run(tmp_path, "b", "vae", "exact", test=_summary(1.8), test_sha256=same)
+    assert len(density_comparison([a, b])["rows"]) == 2
+    flipped = test_fingerprint(other)
+    c = _run(tmp_path, "c", "nade", "exact", test=_summary(1.8), test_sha256=flipped)
+    with pytest.raises(ConfigError, match=r"different test split.*test_sha256"):
+        density_comparison([a, c])
+    old = _run(tmp_path, "old", "made", "exact", test=_summary(1.8))  # no fingerprint recorded
+    assert len(density_comparison([a, c, old])["rows"]) == 3  # falls back to sizes and levels
 
 
 def test_a_likelihood_on_part_of_the_test_set_is_refused(tmp_path):

@@ -114,15 +114,15 @@ def density_comparison(run_dirs: Iterable[str | os.PathLike[str]]) -> dict[str, 
     if not dirs:
         raise ConfigError("pass at least one run directory")
     runs = [(d, _read_metrics(d)) for d in dirs]
-    reference = {k: runs[0][1][k] for k in SPLIT_KEYS}
+    # the test images' fingerprint, when every run recorded it (runs evaluated since it exists)
+    keys = (*SPLIT_KEYS, "test_sha256") if all("test_sha256" in m for _, m in runs) else SPLIT_KEYS
+    reference = {k: runs[0][1][k] for k in keys}
     rows, no_density = [], []
     for run_dir, metrics in runs:
-        split = {k: metrics[k] for k in SPLIT_KEYS}
+        split = {k: metrics[k] for k in keys}
         if split != reference:
             diff = "; ".join(
-                f"{k} {split[k]!r} vs {reference[k]!r}"
-                for k in SPLIT_KEYS
-                if split[k] != reference[k]
+                f"{k} {split[k]!r} vs {reference[k]!r}" for k in keys if split[k] != reference[k]
             )
             raise ConfigError(
                 f"{run_dir} was evaluated on a different test split than {dirs[0]} ({diff}); "

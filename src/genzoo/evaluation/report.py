@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -28,6 +29,14 @@ from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
 METRICS_NAME = "metrics.json"
 #: test images of the IWAE bound in a run's final evaluation (k decoder passes per image)
 DEFAULT_IWAE_IMAGES = 256
+
+
+def test_fingerprint(dataset: Dataset) -> str:
+    """SHA-256 of the test images (shape and values): which test split a run was scored on."""
+    test = dataset.test.cpu().to(torch.int64).contiguous()
+    digest = hashlib.sha256(repr(tuple(test.shape)).encode())
+    digest.update(test.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
@@ -91,6 +100,7 @@ def evaluate_run(
         "levels": dataset.levels,
         "shape": list(dataset.shape),
         "num_test_images": (n_test := int(dataset.test.shape[0])),
+        "test_sha256": test_fingerprint(dataset),
         "density": model.density,
     }
     if isinstance(model, LatentVariableModel):
