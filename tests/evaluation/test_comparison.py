@@ -13,7 +13,7 @@ import pytest
 import genzoo
 from genzoo.errors import ConfigError, ModelError
 from genzoo.evaluation.comparison import density_comparison, density_table
-from genzoo.evaluation.report import test_fingerprint
+from genzoo.evaluation.report import fingerprint_test_images
 
 SPLIT = {"dataset": "digits", "levels": 17, "shape": [1, 8, 8], "num_test_images": 297}
 
@@ -92,12 +92,12 @@ def test_the_test_images_fingerprint_tells_splits_apart(tmp_path):
     digits = genzoo.load_dataset("digits")
     # same sizes and levels, the test images in another order
     other = dataclasses.replace(digits, test=digits.test.flip(0))
-    same = test_fingerprint(digits)
-    assert same == test_fingerprint(genzoo.load_dataset("digits")) != test_fingerprint(other)
+    same = fingerprint_test_images(digits)
+    assert same == fingerprint_test_images(genzoo.load_dataset("digits")) != fingerprint_test_images(other)
     a = _run(tmp_path, "a", "pixelcnn", "exact", test=_summary(1.9), test_sha256=same)
     b = _run(tmp_path, "b", "vae", "exact", test=_summary(1.8), test_sha256=same)
     assert len(density_comparison([a, b])["rows"]) == 2
-    flipped = test_fingerprint(other)
+    flipped = fingerprint_test_images(other)
     c = _run(tmp_path, "c", "nade", "exact", test=_summary(1.8), test_sha256=flipped)
     with pytest.raises(ConfigError, match=r"different test split.*test_sha256"):
         density_comparison([a, c])

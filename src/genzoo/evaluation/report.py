@@ -31,7 +31,7 @@ METRICS_NAME = "metrics.json"
 DEFAULT_IWAE_IMAGES = 256
 
 
-def test_fingerprint(dataset: Dataset) -> str:
+def fingerprint_test_images(dataset: Dataset) -> str:
     """SHA-256 of the test images (shape and values): which test split a run was scored on."""
     test = dataset.test.cpu().to(torch.int64).contiguous()
     digest = hashlib.sha256(repr(tuple(test.shape)).encode())
@@ -100,7 +100,7 @@ def evaluate_run(
         "levels": dataset.levels,
         "shape": list(dataset.shape),
         "num_test_images": (n_test := int(dataset.test.shape[0])),
-        "test_sha256": test_fingerprint(dataset),
+        "test_sha256": fingerprint_test_images(dataset),
         "density": model.density,
     }
     if isinstance(model, LatentVariableModel):
