@@ -93,7 +93,8 @@ def test_the_test_images_fingerprint_tells_splits_apart(tmp_path):
     # same sizes and levels, the test images in another order
     other = dataclasses.replace(digits, test=digits.test.flip(0))
     same = fingerprint_test_images(digits)
-    assert same == fingerprint_test_images(genzoo.load_dataset("digits")) != fingerprint_test_images(other)
+    again = fingerprint_test_images(genzoo.load_dataset("digits"))
+    assert same == again != fingerprint_test_images(other)
     a = _run(tmp_path, "a", "pixelcnn", "exact", test=_summary(1.9), test_sha256=same)
     b = _run(tmp_path, "b", "vae", "exact", test=_summary(1.8), test_sha256=same)
     assert len(density_comparison([a, b])["rows"]) == 2

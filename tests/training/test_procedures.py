@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from genzoo.training import BatchOrder, ExponentialMovingAverage, LRSchedule
-from genzoo.training.ema import has_batch_norm, refresh_batch_norm
 from genzoo.training.batches import derive_seed, shard
+from genzoo.training.ema import has_batch_norm, refresh_batch_norm
 
 
 # ---------------------------------------------------------------------- EMA
