@@ -392,7 +392,8 @@ def test_cached_logits_equal_full_forward(name, shape, num_classes, generator):
     x = torch.randint(1, 5, (3, *shape), generator=generator)
     y = None if num_classes is None else torch.tensor([0, 1, 1])
     assert cache_mismatch(model, x, y) < 1e-9
-    assert cache_mismatch(model, x, y, stale=True) > 1e-4  # negative control
+    if name != "pixel_independent":  # its conditionals ignore the past: nothing can be stale
+        assert cache_mismatch(model, x, y, stale=True) > 1e-4  # negative control
 
 
 @pytest.mark.parametrize("name", CACHED)

@@ -34,3 +34,19 @@ class PixelIndependent(AutoregressiveModel):
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         index = torch.zeros(x.shape[0], dtype=torch.long, device=x.device) if y is None else y
         return self.theta[index]
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> _Table:
+        return _Table(self.theta, y, n)
+
+
+class _Table:
+    """Cached sampling: no conditional depends on the past, so each is read off ``theta``
+    (the naive loop would gather the whole ``[n, levels, C, H, W]`` table per sub-pixel)."""
+
+    def __init__(self, theta: Tensor, y: Tensor | None, n: int) -> None:
+        self.theta, self.y, self.n = theta, y, n
+
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        if self.y is None:
+            return self.theta[0, :, c, i, j].expand(self.n, -1)
+        return self.theta[self.y, :, c, i, j]
