@@ -1,9 +1,10 @@
 """Feature learning, clustering, 2-D maps and one bits/dim table over every benchmark run.
 
-Every run directory under ``runs/bench-DATA/`` whose model has label-free features (the VAE
-family, the GANs, the classic latent models, the autoencoder — whatever exists) is scored next to
-raw pixels, PCA of the pixels with the same dimension and the same architecture with untrained
-weights:
+Every run directory under ``runs/bench-DATA/`` and ``runs/bench-classic-DATA/`` whose model has
+label-free features (the VAE family, the GANs, the autoencoder, the classic latent models —
+whatever exists) is scored next to raw pixels, PCA of the pixels with the same dimension and the
+same architecture with untrained weights; a run trained on binarised images (``--levels 2``) sees
+the same images binarised the same way:
 
 * linear probe: test accuracy of a multinomial logistic regression on standardized features,
   ``C`` chosen on 20% of the training images held out (never on the test set);
@@ -13,11 +14,11 @@ weights:
 * the test bits/dim of every run with a density, in one table on the same split
   (:func:`genzoo.evaluation.density_comparison`: exact and bound rows labelled).
 
-The GANs are the only models with features that no other benchmark trains: without
-``--collect`` this script first trains those of them that have no run yet, with the same
-wall-clock budget as the other families (one thread per run, ``--jobs`` side by side). Run it
-after ``autoregressive.py`` and ``vae.py`` (and the classic models' benchmark) so their runs are
-picked up:
+The GANs and the autoencoder are trained by no likelihood benchmark: without ``--collect`` this
+script first trains those of them that have no run yet (in ``runs/bench-DATA/``), with the same
+wall-clock budget as the other families (one thread per run, ``--jobs`` side by side; the GAN
+benchmark reuses the GAN runs). Run it after ``autoregressive.py``, ``vae.py`` and ``classic.py``
+so their runs are picked up:
 
     python benchmarks/unsupervised.py --data digits --minutes 5
     python benchmarks/unsupervised.py --data fashion-mnist --minutes 10
@@ -36,8 +37,12 @@ import os
 from pathlib import Path
 
 from autoregressive import RESULTS, ROOT, command, run_jobs, shown
+from vae import MODELS as VAE_MODELS
+from vae import RECIPES as VAE_RECIPES
 
 GANS = ["gan", "dcgan", "wgan_gp", "sngan"]
+#: models with features that no likelihood benchmark trains
+TRAINED_HERE = [*GANS, "autoencoder"]
 RECIPES: dict[str, dict[str, list[str]]] = {
     # the GANs' recommended optimiser settings apply (train_defaults); no likelihood, so no
     # validation split or best-weights selection: the last weights are scored
@@ -65,7 +70,7 @@ def run_dirs(root: Path) -> list[Path]:
     return sorted(d for d in root.iterdir() if (d / "config.json").is_file())
 
 
-def score(data: str, root: Path, max_train: int | None, results: Path) -> dict:
+def score(data: str, roots: list[Path], max_train: int | None, results: Path) -> dict:
     """Probe and cluster every representation; draw the maps. Returns the JSON payload."""
     import genzoo
     from genzoo.errors import GenzooError
@@ -83,24 +88,35 @@ def score(data: str, root: Path, max_train: int | None, results: Path) -> dict:
         clusters = u.cluster_rows([rep], test_y, k=k, seed=SEED)[0]
         return _rounded({**probe, "kmeans": clusters["kmeans"], "gmm": clusters["gmm"]})
 
+    at_levels = {dataset.levels: dataset}  # the same split, requantised for binary runs
+
+    def images_for(model) -> object:
+        if model.levels not in at_levels:
+            at_levels[model.levels] = genzoo.load_dataset(data, levels=model.levels)
+        return at_levels[model.levels]
+
     models, skipped, dims = [], [], set()
-    for run in run_dirs(root):
+    for run in [r for root in roots for r in run_dirs(root)]:
         model = genzoo.load_model(run).float()
         options = {"max_train": max_train, "seed": SEED}
+        images = images_for(model)
         try:
-            features = u.feature_representation(dataset, model, **options)
+            features = u.feature_representation(images, model, **options)
         except GenzooError as exc:  # no features, or features that see the label
             skipped.append({"run": run.name, "model": model.name, "reason": str(exc)})
             continue
+        if images is not dataset:
+            features.name += f" ({model.levels} levels)"
         print(f"{run.name}: {features.dim}-D features", flush=True)
         dims.add(features.dim)
-        entry = {"run": run.name, "model": model.name, "features": evaluate(features)}
+        entry = {"run": run.name, "model": model.name, "levels": model.levels,
+                 "features": evaluate(features)}  # fmt: skip
         try:  # the same architecture with its initial weights: what did training add?
             fresh = u.untrained_copy(model, SEED)
-            entry["untrained"] = evaluate(u.feature_representation(dataset, fresh, **options))
+            entry["untrained"] = evaluate(u.feature_representation(images, fresh, **options))
         except GenzooError:
             pass
-        embedding = u.embed(dataset, model, max_train=max_train, seed=SEED)
+        embedding = u.embed(images, model, max_train=max_train, seed=SEED)
         u.plot_embedding(embedding, figures / f"unsupervised-{data}-{run.name}-map.png",
                          class_names=dataset.class_names, seed=SEED)  # fmt: skip
         models.append(entry)
@@ -161,13 +177,22 @@ def table(payload: dict) -> str:
     return "\n".join(lines)
 
 
-def density(data: str, root: Path, results: Path) -> str:
+def density(data: str, roots: list[Path], results: Path) -> str:
+    """One bits/dim table of every evaluated run at the dataset's own number of levels."""
+    import genzoo
     from genzoo.errors import GenzooError
     from genzoo.evaluation import density_comparison, density_table
 
-    runs = [d for d in run_dirs(root) if (d / "metrics.json").is_file()]
+    levels = genzoo.load_dataset(data).levels
+    runs = [
+        d
+        for root in roots
+        for d in run_dirs(root)
+        if (d / "metrics.json").is_file()
+        and json.loads((d / "config.json").read_text()).get("levels", levels) == levels
+    ]
     if not runs:
-        return f"no evaluated runs under {root}"
+        return f"no evaluated runs at {levels} levels under {', '.join(map(str, roots))}"
     try:
         text = density_table(density_comparison(runs))
     except GenzooError as exc:
@@ -181,30 +206,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=sorted(RECIPES), required=True)
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget of the GANs")
-    parser.add_argument("--gans", nargs="*", default=GANS, help="GANs to train when missing")
+    parser.add_argument("--train", nargs="*", default=TRAINED_HERE,
+                        help="models to train when their run is missing (a VAE with "
+                             "benchmarks/vae.py's recipe)")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (one per core)")
     parser.add_argument("--collect", action="store_true", help="score existing runs only")
     parser.add_argument("--max-train", type=int, default=None, help="training subset size")
-    parser.add_argument("--root", type=Path, default=None, help="default: runs/bench-DATA")
+    parser.add_argument("--root", type=Path, nargs="+", default=None,
+                        help="default: runs/bench-DATA runs/bench-classic-DATA")  # fmt: skip
     parser.add_argument("--results", type=Path, default=RESULTS, help="output directory")
     args = parser.parse_args()
-    root = args.root or ROOT / "runs" / f"bench-{args.data}"
+    roots = args.root or [ROOT / "runs" / f"bench{part}-{args.data}" for part in ("", "-classic")]
+    root = roots[0]  # where missing runs are trained
     results = args.results
     results.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)  # training logs
     if not args.collect:
-        missing = [m for m in args.gans if not (root / m).exists()]
+        missing = [m for m in args.train if not (root / m).exists()]
+        # a VAE named in --train is trained exactly as benchmarks/vae.py would train it
+        recipes = {m: VAE_RECIPES if m in VAE_MODELS else RECIPES for m in missing}
         run_jobs(
-            {m: command(args.data, m, args.minutes, root / m, RECIPES) for m in missing},
-            {m: shown(args.data, m, args.minutes, RECIPES) for m in missing},
+            {m: command(args.data, m, args.minutes, root / m, recipes[m]) for m in missing},
+            {m: shown(args.data, m, args.minutes, recipes[m]) for m in missing},
             args.data,
             args.jobs,
         )
-    payload = score(args.data, root, args.max_train, results)
+    payload = score(args.data, roots, args.max_train, results)
     (results / f"unsupervised-{args.data}.json").write_text(json.dumps(payload, indent=1) + "\n")
     print(table(payload))
     print()
-    print(density(args.data, root, results))
+    print(density(args.data, roots, results))
 
 
 if __name__ == "__main__":
