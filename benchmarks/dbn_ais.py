@@ -1,0 +1,103 @@
+"""How far is a trained DBN's reported bound from converged? Its top RBM's ``log Z`` by AIS.
+
+A DBN's test NLL (``density == "bound"``) is ``-(E_q[...] - log Z)`` with the top RBM's ``log Z``
+estimated by annealed importance sampling. ``Z_hat`` is unbiased, so ``log Z_hat`` is low on
+average and the reported NLL is too *good* by the AIS error — by many nats when the chains do not
+equilibrate (Salakhutdinov & Murray 2008 used 14,500-100,000 intermediate distributions). This
+script checks the estimate two ways and prints the test NLL each implies:
+
+* a **certain lower bound** on ``log Z``: ``Z = sum_v exp(-F(v)) >= sum_{v in S} exp(-F(v))`` for
+  any set ``S`` of distinct states; ``S`` = the distinct up-pass samples of the training images
+  (``--samples`` per image). If it exceeds the AIS estimate, that estimate is provably too low;
+* AIS again with ``--steps`` intermediate distributions and two base rates (the RBM's visible
+  biases, genzoo's default, and the marginal log-odds of the training images' up-pass, the
+  paper's choice).
+
+    OMP_NUM_THREADS=2 python benchmarks/dbn_ais.py runs/bench-binary-digits/dbn --steps 1000 3000
+
+The same applies to a single ``rbm`` run (its own ``log Z``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+import genzoo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@torch.no_grad()
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--steps", type=int, nargs="*", default=[1000, 3000])
+    parser.add_argument("--samples", type=int, default=20, help="up-pass samples per image")
+    parser.add_argument("--chains", type=int, default=100)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    model = genzoo.load_model(args.run).double().eval()
+    data = genzoo.load_dataset(json.loads((args.run / "data.json").read_text())["name"],
+                               levels=model.levels)  # fmt: skip
+    dims = math.prod(data.shape)
+    if model.name == "dbn":
+        depth = model.layers_trained
+        top = model.rbms[depth - 1]
+        up = model.rbms[0].flat(data.train).double()
+        for rbm in model.rbms[: depth - 1]:  # the mean-field up-pass of the training images
+            up = rbm.hidden_probs(up)
+    else:
+        top, up = model, model.flat(data.train).double()
+    p = up.mean(0).clamp(1e-3, 1 - 1e-3)
+    bases = {"visible biases (default)": None, "data marginals (paper)": torch.log(p / (1 - p))}
+    # the bound's other terms, E = log_prob + log Z, whatever log Z is used (one AIS step: fast)
+    top.ais_steps = 1
+    expectation = float(model.log_prob(data.test).double().mean() + top.log_partition()[0])
+    nll = json.loads((args.run / "metrics.json").read_text())["test"]["nll_nats"]
+    used = nll + expectation  # the log Z the run reported with
+    print(f"{args.run}: {top.num_dims} x {top.hidden} top RBM; reported test NLL {nll:.3f} nats "
+          f"({nll / dims / math.log(2):.4f} bits/dim) with log Z = {used:.3f} "
+          f"({model.config['ais_steps']} steps, {top.ais_chains} chains)")  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    states = torch.bernoulli(up.repeat(args.samples, 1), generator=gen).unique(dim=0)
+    lower = float(torch.logsumexp(-top.free_energy(states), 0))
+    implied = lower - expectation  # with the exact log Z the reported NLL is at least this
+    print(
+        f"  certain lower bound on log Z from {len(states)} distinct states: {lower:.3f} -> "
+        f"reported NLL with the exact log Z: at least {implied:.3f} nats "
+        f"({implied / dims / math.log(2):.4f} bits/dim)"
+    )
+    rows = [{"lower_bound_log_z": round(lower, 3), "states": len(states),
+             "test_nll_nats_at_least": round(implied, 3)}]  # fmt: skip
+    for steps in args.steps:
+        for name, base in bases.items():
+            start = time.perf_counter()
+            est = top.log_partition_ais(
+                steps, args.chains, generator=torch.Generator().manual_seed(1), base_logits=base
+            )[0]
+            log_z = float(est.log_z)
+            implied = log_z - expectation
+            rows.append({"steps": steps, "base": name, "log_z": round(log_z, 3),
+                         "stderr": round(est.stderr, 3), "test_nll_nats": round(implied, 3),
+                         "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+            print(f"  steps {steps:>6}, base {name:<24}: log Z {log_z:10.3f} ± {est.stderr:.3f}"
+                  f" -> test NLL {implied:.3f} nats ({implied / dims / math.log(2):.4f} bits/dim)"
+                  f"  [{rows[-1]['seconds']} s]", flush=True)  # fmt: skip
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"run": str(args.run), "reported_nll": nll, "log_z_used": used, "rows": rows},
+                indent=1,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
