@@ -154,7 +154,7 @@ def run_jobs(
     Each run's ``--out`` directory must not exist yet; ``command.txt`` records the command.
     """
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    queue, running = list(commands), []
+    queue, running, failed = list(commands), [], []
     while queue or running:
         while queue and len(running) < jobs:
             model = queue.pop(0)
@@ -174,9 +174,13 @@ def run_jobs(
             if proc.poll() is None:
                 continue
             running.remove(item)
-            if proc.returncode != 0:
-                raise SystemExit(f"{model} failed; see {RESULTS}/{data}-{model}.log")
+            if proc.returncode != 0:  # the others finish (no orphaned run competes for cores)
+                print(f"{model} failed; see {RESULTS}/{data}-{model}.log", flush=True)
+                failed.append(model)
+                continue
             (out / "command.txt").write_text(shown_as[model] + "\n")
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)} (logs in {RESULTS})")
 
 
 def train_all(description: str, recipes: dict, models: list[str]) -> argparse.Namespace:

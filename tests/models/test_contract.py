@@ -315,6 +315,27 @@ def test_registry_errors():
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_training_losses_run_under_bf16_autocast(name, generator):
+    """``precision="auto"`` is bf16 autocast on CPUs with native bf16 (the benchmark machine):
+    every training loss must run under it and leave parameters and buffers float32 (a running
+    statistic updated by a matmul inside ``loss`` once crashed only there)."""
+    model = tiny_model(name, (1, 4, 4), levels=4, num_classes=2).float().train()
+    if model.trained_by_fit:  # EM runs outside the training loop's autocast
+        return
+    x = torch.randint(0, model.levels, (6, 1, 4, 4), generator=generator)
+    y = torch.tensor([0, 1, 0, 1, 0, 1])
+    losses = [model.discriminator_loss, model.generator_loss] if model.adversarial else [model.loss]
+    for loss in losses:
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            value = loss(x, y)["loss"]
+        assert torch.isfinite(value.float())
+        value.float().backward()
+    state = [*model.parameters(), *(b for b in model.buffers() if b.is_floating_point())]
+    assert all(t.dtype == torch.float32 for t in state)
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_every_parameter_gets_a_gradient(name, generator):
     """No dead parameters: they waste compute and break plain DDP (seen in the last gated layer)."""
     model = tiny_model(name, (3, 3, 4), levels=4, num_classes=2).float().train()

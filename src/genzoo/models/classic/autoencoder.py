@@ -117,7 +117,8 @@ class Autoencoder(GenerativeModel):
         weight = max(self.code_momentum, 1.0 / float(self.code_updates))
         z = z.to(self.code_mean.dtype)
         self.code_mean.lerp_(z.mean(0), weight)
-        self.code_second_moment.lerp_(z.T @ z / z.shape[0], weight)
+        # elementwise, not a matmul: under a bf16 autocast a matmul would return bf16
+        self.code_second_moment.lerp_((z[:, :, None] * z[:, None, :]).mean(0), weight)
 
     @torch.no_grad()
     def fit_code_distribution(
