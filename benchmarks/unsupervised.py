@@ -189,7 +189,7 @@ def density(data: str, roots: list[Path], results: Path) -> str:
         for root in roots
         for d in run_dirs(root)
         if (d / "metrics.json").is_file()
-        and json.loads((d / "config.json").read_text()).get("levels", levels) == levels
+        and json.loads((d / "config.json").read_text())["config"]["levels"] == levels
     ]
     if not runs:
         return f"no evaluated runs at {levels} levels under {', '.join(map(str, roots))}"
