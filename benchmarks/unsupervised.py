@@ -228,7 +228,7 @@ def main() -> None:
         run_jobs(
             {m: command(args.data, m, args.minutes, root / m, recipes[m]) for m in missing},
             {m: shown(args.data, m, args.minutes, recipes[m]) for m in missing},
-            args.data,
+            f"unsupervised-{args.data}",  # logs apart from vae.py's and gan.py's own
             args.jobs,
         )
     payload = score(args.data, roots, args.max_train, results)
