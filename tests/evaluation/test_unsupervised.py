@@ -297,3 +297,20 @@ def test_two_dimensional_latents_are_drawn_as_they_are(digits, tmp_path):
     # the points are drawn in the class colours: the first class's colour is present
     colours = {c for _, c in image.convert("RGB").getcolors(1 << 16)}
     assert unsupervised.PALETTE[0] in colours and unsupervised.PALETTE[9] in colours
+
+
+def test_gaussian_mixture_survives_collapsed_float32_features():
+    """Three distinct feature vectors of scale 100, 200 copies each, float32: scikit-learn's
+    diagonal mixture with k = 10 fails as is (the variance loses its precision); the retry in
+    float64 with a scaled ``reg_covar`` recovers the three groups exactly."""
+    from sklearn.mixture import GaussianMixture
+
+    from genzoo.evaluation.unsupervised import cluster_assignments, clustering_scores
+
+    rng = np.random.default_rng(0)
+    x = np.repeat(rng.normal(size=(3, 50)).astype(np.float32) * 100, 200, axis=0)
+    groups = np.repeat(np.arange(3), 200)
+    with pytest.raises(ValueError):  # the failure being guarded against
+        GaussianMixture(10, covariance_type="diag", random_state=0).fit(x)
+    assigned = cluster_assignments(x, x, k=10, method="gmm", seed=0)
+    assert clustering_scores(groups, assigned)["nmi"] == pytest.approx(1.0)

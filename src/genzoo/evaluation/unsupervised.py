@@ -535,7 +535,6 @@ def cluster_assignments(
             initialisation, ``covariance`` in :data:`COVARIANCES`).
     """
     from sklearn.cluster import KMeans
-    from sklearn.mixture import GaussianMixture
 
     if method not in CLUSTER_METHODS:
         raise ConfigError(f"method must be one of {CLUSTER_METHODS}, got {method!r}")
@@ -546,16 +545,43 @@ def cluster_assignments(
     if method == "kmeans":
         fitted = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(train)
     else:
-        try:
-            fitted = GaussianMixture(
-                n_components=int(k), covariance_type=covariance, random_state=seed
-            ).fit(train)
-        except ValueError as exc:
-            raise ConfigError(
-                f"the {covariance}-covariance Gaussian mixture failed ({exc}); try "
-                "covariance='diag' or fewer clusters"
-            ) from None
+        fitted = _gaussian_mixture(train, int(k), covariance, seed)
+        test = test.astype(np.float64) if fitted.means_.dtype == np.float64 else test
     return fitted.predict(test)
+
+
+def _gaussian_mixture(train: np.ndarray, k: int, covariance: str, seed: int) -> Any:
+    """scikit-learn's mixture as is; if a component collapses (large, float32 or near-duplicate
+    features: the covariance loses all precision), again in float64 with ``reg_covar`` raised
+    to 1e-6, 1e-4, then 1e-2 of the mean feature variance."""
+    from sklearn.mixture import GaussianMixture
+
+    def fit(x: np.ndarray, reg: float | None) -> Any:
+        extra = {} if reg is None else {"reg_covar": reg}
+        return GaussianMixture(
+            n_components=k, covariance_type=covariance, random_state=seed, **extra
+        ).fit(x)
+
+    try:
+        return fit(train, None)
+    except ValueError as exc:
+        first = exc
+    wide = train.astype(np.float64)
+    scale = max(float(wide.var(0).mean()), np.finfo(np.float64).tiny)
+    for relative in (1e-6, 1e-4, 1e-2):
+        try:
+            return fit(wide, relative * scale)
+        except ValueError:
+            continue
+    hint = (
+        "fewer clusters"
+        if covariance == "spherical"
+        else "covariance='spherical' or fewer clusters"
+    )
+    raise ConfigError(
+        f"the {covariance}-covariance Gaussian mixture failed even in float64 with reg_covar up "
+        f"to 1e-2 of the feature variance ({first}); try {hint}"
+    )
 
 
 def clustering_scores(labels: np.ndarray | Tensor, assignments: np.ndarray) -> dict[str, float]:
