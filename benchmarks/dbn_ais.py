@@ -30,7 +30,6 @@ import torch
 
 import genzoo
 
-ROOT = Path(__file__).resolve().parent.parent
 #: states per free-energy evaluation of the certain lower bound (memory)
 CHUNK = 50_000
 

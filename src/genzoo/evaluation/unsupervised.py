@@ -546,7 +546,6 @@ def cluster_assignments(
         fitted = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(train)
     else:
         fitted = _gaussian_mixture(train, int(k), covariance, seed)
-        test = test.astype(np.float64) if fitted.means_.dtype == np.float64 else test
     return fitted.predict(test)
 
 
