@@ -123,7 +123,7 @@ def score(task: dict[str, Any]) -> dict[str, Any]:
     import genzoo
     from genzoo.apps import save_grid
     from genzoo.evaluation import draw_samples, evaluate_sample_quality, feature_network
-    from genzoo.evaluation.quality import sampling_labels
+    from genzoo.evaluation.sample_quality import sampling_labels
 
     torch.set_num_threads(1)
     run = Path(task["run_dir"])

@@ -13,7 +13,7 @@ import pytest
 import genzoo
 from genzoo.errors import ConfigError, ModelError
 from genzoo.evaluation.comparison import density_comparison, density_table
-from genzoo.evaluation.report import fingerprint_test_images
+from genzoo.evaluation.run_evaluation import fingerprint_test_images
 
 SPLIT = {"dataset": "digits", "levels": 17, "shape": [1, 8, 8], "num_test_images": 297}
 

@@ -28,7 +28,7 @@ from genzoo.evaluation import (
 from genzoo.evaluation.ais import gaussian_observation_log_likelihood, linear_gaussian_log_marginal
 from genzoo.evaluation.continuous import UNITS, VALIDATION_SEED, held_out_images
 from genzoo.evaluation.parzen import select_bandwidth
-from genzoo.evaluation.quality import subset
+from genzoo.evaluation.sample_quality import subset
 from genzoo.training.evaluate import split_validation
 from tests.models.tiny import tiny_model
 

@@ -154,7 +154,7 @@ def load_data(spec: dict[str, Any], download: bool = True):
 
 
 def save_data_spec(out: Path, spec: dict[str, Any]) -> None:
-    from genzoo.evaluation.report import write_json
+    from genzoo.evaluation.run_evaluation import write_json
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / DATA_SPEC_NAME, spec)  # atomic: every rank of a ddp run writes the same
@@ -185,7 +185,7 @@ def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
 
     (Not ``--k``: that is the training-sample hyper-parameter of ``iwae`` and others.)
     """
-    from genzoo.evaluation.report import DEFAULT_IWAE_IMAGES
+    from genzoo.evaluation.run_evaluation import DEFAULT_IWAE_IMAGES
     from genzoo.models.vae.base import DEFAULT_K
 
     parser.add_argument(
@@ -218,7 +218,7 @@ def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> N
     ``default`` says, for ``--help``, when it runs without ``--[no-]sample-quality``.
     """
     from genzoo.evaluation.features import FEATURE_NETWORKS
-    from genzoo.evaluation.quality import DEFAULT_REFERENCE
+    from genzoo.evaluation.sample_quality import DEFAULT_REFERENCE
 
     group = parser.add_argument_group(
         "sample quality (FID, KID, precision/recall, density/coverage)"
@@ -268,7 +268,7 @@ def quality_options(args: argparse.Namespace) -> dict[str, Any]:
     Any of the count or feature-network flags asks for sample quality (unless
     ``--no-sample-quality`` says otherwise).
     """
-    from genzoo.evaluation.quality import DEFAULT_REFERENCE
+    from genzoo.evaluation.sample_quality import DEFAULT_REFERENCE
 
     if args.quality_samples is not None and args.quality_samples < 2:
         raise GenzooError(f"--quality-samples must be at least 2, got {args.quality_samples}")

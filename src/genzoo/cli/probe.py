@@ -73,7 +73,7 @@ def load_source(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def write_result(path: str | None, result: dict[str, Any]) -> None:
     if path:
-        from genzoo.evaluation.report import write_json
+        from genzoo.evaluation.run_evaluation import write_json
 
         print(f"wrote {write_json(Path(path), result)}")
 

@@ -52,7 +52,7 @@ from genzoo.distributions.gaussian import standard_normal_log_prob
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.evaluation.ais import ais
 from genzoo.evaluation.parzen import parzen_estimate
-from genzoo.evaluation.quality import (
+from genzoo.evaluation.sample_quality import (
     DEFAULT_REFERENCE,
     draw_samples,
     sampling_labels,
@@ -134,7 +134,7 @@ def evaluate_parzen(
     Args:
         model: any model that samples.
         dataset: its data; test images are scored (the reference subset of
-            :func:`~genzoo.evaluation.quality.evaluate_sample_quality`, at most ``num_test``).
+            :func:`~genzoo.evaluation.evaluate_sample_quality`, at most ``num_test``).
         num_samples: model samples, the kernel centres.
         num_validation: training images that choose the bandwidth when ``validation`` is None.
         num_test: most test images scored.

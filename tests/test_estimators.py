@@ -1,4 +1,4 @@
-"""The scikit-learn estimators of genzoo.classic: conventions, and agreement with the models."""
+"""The scikit-learn estimators of genzoo.estimators: conventions, and agreement with the models."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from genzoo.classic import (
+from genzoo.errors import ConfigError
+from genzoo.estimators import (
     BernoulliRBM,
     CategoricalMixture,
     GaussianMixture,
     NaiveBayes,
     NotFittedError,
 )
-from genzoo.errors import ConfigError
 
 ESTIMATORS = [
     GaussianMixture(3, levels=17, random_state=0),

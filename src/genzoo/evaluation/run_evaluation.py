@@ -22,7 +22,7 @@ from genzoo.evaluation.continuous import (
     held_out_images,
 )
 from genzoo.evaluation.likelihood import evaluate_likelihood
-from genzoo.evaluation.quality import evaluate_sample_quality
+from genzoo.evaluation.sample_quality import evaluate_sample_quality
 from genzoo.models.base import GenerativeModel
 from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
 
@@ -78,7 +78,7 @@ def evaluate_run(
     over their reconstructions.
 
     ``sample_quality`` adds ``metrics["sample_quality"]``
-    (:func:`~genzoo.evaluation.quality.evaluate_sample_quality` with the keywords in ``quality``:
+    (:func:`~genzoo.evaluation.evaluate_sample_quality` with the keywords in ``quality``:
     FID, KID, precision/recall, density/coverage and the real-vs-real floor); ``None`` computes it
     only for models without a density (``density == "none"``), whose only quality numbers these
     are — sampling 10,000 images from an autoregressive model takes minutes. ``parzen`` and

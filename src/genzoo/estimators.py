@@ -7,7 +7,7 @@ run directory — and every other method converts arrays and calls the model. No
 here.
 
     >>> from sklearn.datasets import load_digits
-    >>> from genzoo.classic import GaussianMixture, NaiveBayes
+    >>> from genzoo.estimators import GaussianMixture, NaiveBayes
     >>> X, y = load_digits(return_X_y=True)           # [1797, 64] integer levels 0..16
     >>> X = X.astype(int)
     >>> gmm = GaussianMixture(n_components=10, levels=17, random_state=0).fit(X[:1500])
