@@ -31,3 +31,7 @@ class UnsupportedError(GenzooError, NotImplementedError):
 
 class TrainingError(GenzooError):
     """Training cannot continue (non-finite loss, unusable checkpoint, ...)."""
+
+
+class StorageError(GenzooError, OSError):
+    """A file cannot be written (full disk, read-only folder); the previous version is intact."""
