@@ -114,8 +114,8 @@ def read_config(directory: str | os.PathLike[str], *, what: str, hint: str) -> A
     root = Path(directory)
     config_file, weights_file = root / CONFIG_NAME, root / WEIGHTS_NAME
     if not root.is_dir():
-        kind = "a file" if root.exists() else "missing"
-        raise ModelError(f"{root} is {kind}, not a directory with {what}; {hint}")
+        reason = "it is a file, not a directory" if root.exists() else "it does not exist"
+        raise ModelError(f"{root} is not {what} ({reason}); {hint}")
     if not config_file.is_file() or not weights_file.is_file():
         raise ModelError(f"{root} is not {what} (needs {CONFIG_NAME} and {WEIGHTS_NAME}); {hint}")
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,13 @@ class Dataset:
             tensor as ``train`` when ``levels == raw_levels``. Used for dynamic binarisation.
         test_raw: LongTensor ``[N_test, C, H, W]`` in ``[0, raw_levels)``, likewise.
         class_names: one name per class, or ``None``.
+        train_condition: LongTensor ``[N_train, *condition_shape]`` in ``[0, condition_levels)``:
+            the conditioning image of every training image (made by a task, e.g. its
+            low-resolution version for super-resolution), or ``None``.
+        test_condition: likewise for the test images, or ``None``.
+        condition_shape: ``(C_c, H_c, W_c)`` of the conditions, or ``None``.
+        condition_levels: number of levels of the conditions, or ``None``.
+        task: the task that made the conditions, ``{"name": ..., **options}``, or ``None``.
     """
 
     name: str
@@ -54,6 +62,11 @@ class Dataset:
     train_raw: torch.Tensor = field(repr=False)
     test_raw: torch.Tensor = field(repr=False)
     class_names: list[str] | None = None
+    train_condition: torch.Tensor | None = field(default=None, repr=False)
+    test_condition: torch.Tensor | None = field(default=None, repr=False)
+    condition_shape: tuple[int, int, int] | None = None
+    condition_levels: int | None = None
+    task: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.levels <= self.raw_levels:
@@ -88,6 +101,34 @@ class Dataset:
                     f"Dataset {self.name!r}: {split}_labels must lie in [0, {self.num_classes}); "
                     "fix the labels or num_classes"
                 )
+        self._check_conditions()
+
+    def _check_conditions(self) -> None:
+        given = [self.train_condition is not None, self.test_condition is not None]
+        spec = [self.condition_shape is not None, self.condition_levels is not None]
+        if len(set(given + spec)) > 1:
+            raise ConfigError(
+                f"Dataset {self.name!r}: give train_condition, test_condition, condition_shape "
+                "and condition_levels together (a task makes them: genzoo.data.apply_task)"
+            )
+        if not given[0]:
+            return
+        shape = tuple(int(s) for s in self.condition_shape)  # type: ignore[union-attr]
+        for split in ("train", "test"):
+            condition = getattr(self, f"{split}_condition")
+            _check_images(
+                self.name, f"{split}_condition", condition, shape, int(self.condition_levels)
+            )
+            if condition.shape[0] != getattr(self, split).shape[0]:
+                raise ConfigError(
+                    f"Dataset {self.name!r}: {split}_condition has {condition.shape[0]} images "
+                    f"but {split} {getattr(self, split).shape[0]}; one condition per image"
+                )
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether every image comes with a conditioning image (a task was applied)."""
+        return self.train_condition is not None
 
     def describe(self) -> str:
         """One line: name, split sizes, shape, levels, classes and source."""
@@ -96,10 +137,40 @@ class Dataset:
         if self.levels != self.raw_levels:
             levels += f" (re-quantised from {self.raw_levels})"
         classes = f"{self.num_classes} classes" if self.num_classes is not None else "unlabelled"
+        task = ""
+        if self.task is not None and self.condition_shape is not None:
+            cc, ch, cw = self.condition_shape
+            options = ", ".join(f"{k}={v}" for k, v in self.task.items() if k != "name")
+            task = (
+                f"; task {self.task['name']}{f' ({options})' if options else ''}: condition "
+                f"{cc}×{ch}×{cw}, {self.condition_levels} levels"
+            )
         return (
             f"{self.name}: {self.train.shape[0]:,} train / {self.test.shape[0]:,} test, "
-            f"shape {c}×{h}×{w}, {levels}, {classes}; source: {self.source}"
+            f"shape {c}×{h}×{w}, {levels}, {classes}{task}; source: {self.source}"
         )
+
+    def take(self, split: str, index: torch.Tensor | slice) -> Split:
+        """Images, labels and conditions of ``split`` (``"train"``/``"test"``) at ``index``."""
+        if split not in ("train", "test"):
+            raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
+        labels = getattr(self, f"{split}_labels")
+        condition = getattr(self, f"{split}_condition")
+        return Split(
+            x=getattr(self, split)[index],
+            y=None if labels is None else labels[index],
+            c=None if condition is None else condition[index],
+        )
+
+
+@dataclass(frozen=True)
+class Split:
+    """A batch of a dataset: images ``x [N, C, H, W]``, labels ``y [N]`` and conditions
+    ``c [N, *condition_shape]`` (``None`` where the dataset has none)."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    c: torch.Tensor | None = None
 
     def __str__(self) -> str:
         return self.describe()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from genzoo.data.dataset import (
     Dataset,
@@ -17,6 +18,7 @@ from genzoo.data.digits import DIGITS_LEVELS, load_digits_splits
 from genzoo.data.folder import load_folder
 from genzoo.data.mnist import load_fashion_mnist, load_mnist
 from genzoo.data.npz import load_npz
+from genzoo.data.tasks import Task, apply_task
 from genzoo.errors import ConfigError
 
 PathLike = str | os.PathLike[str]
@@ -69,6 +71,8 @@ def load_dataset(
     root: PathLike | None = None,
     download: bool = True,
     size: int | Sequence[int] | None = None,
+    task: str | Task | dict[str, Any] | None = None,
+    task_options: dict[str, Any] | None = None,
 ) -> Dataset:
     """Load a dataset as integer levels, split deterministically into train and test.
 
@@ -85,6 +89,9 @@ def load_dataset(
         size: resize every image to ``size`` (int → square, or ``(H, W)``) with PIL at the raw
             levels — area averaging when shrinking, bilinear otherwise — before re-quantising.
             Required for a folder of images of different sizes.
+        task: pair every image with a conditioning image (:mod:`genzoo.data.tasks`:
+            ``"super-resolution"``, ``"colorization"``), with ``task_options`` such as
+            ``{"scale": 4}``; ``None`` for plain images.
 
     Returns:
         The :class:`~genzoo.data.Dataset`; ``train_raw``/``test_raw`` keep the raw levels.
@@ -93,6 +100,21 @@ def load_dataset(
         ConfigError: unknown name, bad ``levels`` or ``size``.
         DatasetError: the data cannot be found, downloaded, read or verified.
     """
+    dataset = _load(name, levels, root, download, size)
+    if task is None:
+        if task_options:
+            raise ConfigError("task_options need a task; pass task=NAME (see `genzoo tasks`)")
+        return dataset
+    return apply_task(dataset, task, **(task_options or {}))
+
+
+def _load(
+    name: str,
+    levels: int | None,
+    root: PathLike | None,
+    download: bool,
+    size: int | Sequence[int] | None,
+) -> Dataset:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"dataset name must be a non-empty string, got {name!r}; {_names()}")
     name = name.strip()

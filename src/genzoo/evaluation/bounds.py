@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from genzoo.evaluation.likelihood import summarize
+from genzoo.models.base import with_condition
 from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
 
 
@@ -27,6 +28,7 @@ def evaluate_bound(
     x: Tensor,
     y: Tensor | None = None,
     *,
+    c: Tensor | None = None,
     k: int = DEFAULT_K,
     iwae_images: int | None = None,
     batch_size: int = 64,
@@ -37,6 +39,8 @@ def evaluate_bound(
     Args:
         model: a latent-variable model.
         x, y: test images and labels (labels ignored by unconditional models).
+        c: conditions ``[N, *condition_shape]`` of an image-conditional model (bounds of
+            ``log p(x | c)``), else ``None``.
         k: importance samples of the IWAE bound.
         iwae_images: evaluate the IWAE bound on the first this many images (``None``: all).
         batch_size: images per batch.
@@ -54,8 +58,10 @@ def evaluate_bound(
     try:
         terms: dict[str, list[Tensor]] = {"elbo": [], "reconstruction": [], "kl": []}
         for start in range(0, x.shape[0], batch_size):
-            yb = None if y is None else y[start : start + batch_size]
-            out = model.elbo_terms(x[start : start + batch_size], yb, k=1, generator=generator)
+            part = slice(start, start + batch_size)
+            yb = None if y is None else y[part]
+            cb = with_condition(None if c is None else c[part])
+            out = model.elbo_terms(x[part], yb, k=1, generator=generator, **cb)
             for key, value in out.items():
                 terms[key].append(value.double().cpu())
         m = x.shape[0] if iwae_images is None else min(int(iwae_images), x.shape[0])
@@ -63,7 +69,8 @@ def evaluate_bound(
         for s in range(0, m, batch_size):
             e = min(s + batch_size, m)
             yb = None if y is None else y[s:e]
-            iwae.append(model.iwae_bound(x[s:e], yb, k, generator=generator).double().cpu())
+            cb = with_condition(None if c is None else c[s:e])
+            iwae.append(model.iwae_bound(x[s:e], yb, k, generator=generator, **cb).double().cpu())
     finally:
         model.train(was_training)
     elbo = torch.cat(terms["elbo"])

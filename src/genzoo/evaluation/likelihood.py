@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from genzoo.errors import UnsupportedError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, with_condition
 
 
 def bits_per_dim(nll_nats: float | Tensor, num_dims: int) -> float | Tensor:
@@ -28,9 +28,13 @@ def evaluate_likelihood(
     x: Tensor,
     y: Tensor | None = None,
     *,
+    c: Tensor | None = None,
     batch_size: int = 256,
 ) -> dict[str, Any]:
     """Mean test NLL of ``x`` (LongTensor ``[N, C, H, W]``) under ``model``.
+
+    ``y`` are labels (ignored by an unconditional model); ``c`` ``[N, *condition_shape]`` the
+    conditions of an image-conditional model, whose NLL is then ``-log p(x | c)``.
 
     Runs in eval mode (restoring the previous mode afterwards) on the model's device.
 
@@ -47,8 +51,10 @@ def evaluate_likelihood(
     try:
         parts = []
         for start in range(0, x.shape[0], batch_size):
-            yb = None if y is None else y[start : start + batch_size]
-            parts.append(model.log_prob(x[start : start + batch_size], yb).double().cpu())
+            part = slice(start, start + batch_size)
+            yb = None if y is None else y[part]
+            cb = None if c is None else c[part]
+            parts.append(model.log_prob(x[part], yb, **with_condition(cb)).double().cpu())
     finally:
         model.train(was_training)
     return {**summarize(-torch.cat(parts), model.num_dims), "density": model.density}

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,9 @@ import torch
 from torch import Tensor
 
 from genzoo.apps import completion_mask, completion_rows, save_grid
-from genzoo.data import Dataset
+from genzoo.core.metrics import RunMetrics
+from genzoo.core.run import RunFolder
+from genzoo.data import Dataset, Split
 from genzoo.evaluation.bounds import evaluate_bound
 from genzoo.evaluation.continuous import (
     ais_decoder,
@@ -24,9 +24,10 @@ from genzoo.evaluation.continuous import (
 from genzoo.evaluation.likelihood import evaluate_likelihood
 from genzoo.evaluation.sample_quality import evaluate_sample_quality
 from genzoo.models.base import GenerativeModel
-from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
+from genzoo.models.vae.base import DEFAULT_K
 
-METRICS_NAME = "metrics.json"
+#: kept for callers of genzoo 0.1; :class:`~genzoo.core.run.RunFolder` owns the names
+METRICS_NAME = RunFolder.METRICS_JSON
 #: test images of the IWAE bound in a run's final evaluation (k decoder passes per image)
 DEFAULT_IWAE_IMAGES = 256
 
@@ -37,14 +38,6 @@ def fingerprint_test_images(dataset: Dataset) -> str:
     digest = hashlib.sha256(repr(tuple(test.shape)).encode())
     digest.update(test.numpy().tobytes())
     return digest.hexdigest()
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` as pretty JSON atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def evaluate_run(
@@ -63,94 +56,73 @@ def evaluate_run(
     quality: dict[str, Any] | None = None,
     parzen: dict[str, Any] | None = None,
     ais: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """Evaluate ``model`` on ``dataset.test`` and write the run's outputs into ``out_dir``.
 
-    Writes ``metrics.json`` (test NLL in nats/image and bits/dim, with standard errors, when the
-    model has a density), ``samples.png`` (``num_samples`` samples) and ``completion.png``
-    (``num_completions`` test images: original row, masked row, then completions). Sampling
-    uses a ``torch.Generator`` seeded with ``seed``.
+    Writes ``metrics.json`` (a :class:`~genzoo.core.metrics.RunMetrics`: test NLL in nats/image
+    and bits/dim, with standard errors, when the model has a density), ``samples.png``
+    (``num_samples`` samples) and ``completion.png`` (``num_completions`` test images: original
+    row, masked row, then completions). Sampling uses a ``torch.Generator`` seeded with ``seed``.
+    What runs follows the model's declared capabilities (:mod:`genzoo.models.capabilities`):
 
-    For a latent-variable model (``density == "bound"``) ``metrics.json`` also holds ``bound``
-    (:func:`~genzoo.evaluation.bounds.evaluate_bound`: the ELBO, its reconstruction and KL terms
-    on every test image, the ``k``-sample IWAE bound on the first ``iwae_images``), ``test`` is
-    that IWAE bound (what ``log_prob`` computes), and ``reconstruction.png`` shows test images
-    over their reconstructions.
+    * an IWAE bound (``bound_estimator == "iwae"``): ``bound`` holds
+      :func:`~genzoo.evaluation.bounds.evaluate_bound` (the ELBO, its reconstruction and KL terms
+      on every test image, the ``k``-sample IWAE bound on the first ``iwae_images``), and
+      ``test`` is that IWAE bound (what ``log_prob`` computes);
+    * a model that reconstructs: ``reconstruction.png``, test images over their reconstructions;
+    * a class-conditional generative classifier: ``test_accuracy`` by Bayes' rule;
+    * an image-conditional model: the likelihood of each test image given its condition, and
+      ``samples.png`` shows rows of conditions, samples given them, and the truth (no
+      completion grid, no sample quality).
 
-    ``sample_quality`` adds ``metrics["sample_quality"]``
-    (:func:`~genzoo.evaluation.evaluate_sample_quality` with the keywords in ``quality``:
-    FID, KID, precision/recall, density/coverage and the real-vs-real floor); ``None`` computes it
+    ``sample_quality`` adds ``sample_quality``
+    (:func:`~genzoo.evaluation.evaluate_sample_quality` with the keywords in ``quality``: FID,
+    KID, precision/recall, density/coverage and the real-vs-real floor); ``None`` computes it
     only for models without a density (``density == "none"``), whose only quality numbers these
-    are — sampling 10,000 images from an autoregressive model takes minutes. ``parzen`` and
-    ``ais`` (keyword dicts of :func:`~genzoo.evaluation.continuous.evaluate_parzen` and
+    are. ``parzen`` and ``ais`` (keyword dicts of
+    :func:`~genzoo.evaluation.continuous.evaluate_parzen` and
     :func:`~genzoo.evaluation.continuous.evaluate_ais`, ``None`` to skip) add continuous-space
     likelihood estimates; both choose their bandwidth / sigma on the training images the run held
     out (``--validation``) when it held some out.
 
-    Returns the metrics dictionary (also containing the paths written).
+    Returns the :class:`~genzoo.core.metrics.RunMetrics` written.
     """
     if ais is not None:
         ais_decoder(model)  # refuse an unsupported model before any slow work
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(out_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
     model.eval()
+    caps = model.capabilities
     metrics: dict[str, Any] = {
         "model": model.name,
         "dataset": dataset.name,
         "levels": dataset.levels,
         "shape": list(dataset.shape),
-        "num_test_images": (n_test := int(dataset.test.shape[0])),
+        "num_test_images": int(dataset.test.shape[0]),
         "test_sha256": fingerprint_test_images(dataset),
         "density": model.density,
+        "uniform_bits_per_dim": math.log2(dataset.levels),
+        "task": dataset.task,
     }
-    if isinstance(model, LatentVariableModel):
-        bound = evaluate_bound(
-            model, dataset.test, dataset.test_labels, k=k, iwae_images=iwae_images, seed=seed
-        )
-        metrics["bound"] = bound
-        metrics["test"] = {**bound["iwae"], "density": model.density, "k": bound["k"]}
-    elif model.density != "none":
-        metrics["test"] = evaluate_likelihood(
-            model, dataset.test, dataset.test_labels, batch_size=batch_size
-        )
-    metrics["uniform_bits_per_dim"] = math.log2(dataset.levels)
-    if model.num_classes is not None and callable(getattr(model, "predict", None)):
-        # a generative classifier (naive Bayes, Gaussian mixtures per class): Bayes' rule
+    test = dataset.take("test", slice(None))
+    _likelihood(model, test, metrics, k=k, iwae_images=iwae_images, seed=seed, batch=batch_size)
+    if caps.classifier:  # a generative classifier (naive Bayes, mixtures per class): Bayes' rule
         predicted = torch.cat(
             [
-                model.predict(dataset.test[s : s + batch_size]).cpu()
-                for s in range(0, n_test, batch_size)
+                model.predict(test.x[s : s + batch_size]).cpu()
+                for s in range(0, len(test.x), batch_size)
             ]
         )
         metrics["test_accuracy"] = float((predicted == dataset.test_labels).double().mean())
-
     generator = torch.Generator().manual_seed(seed)
-    samples = model.sample(num_samples, generator=generator)
-    metrics["samples_png"] = str(save_grid(samples, dataset.levels, out / "samples.png"))
-
-    k = min(num_completions, dataset.test.shape[0])
-    images = dataset.test[:k]
-    labels = None if model.num_classes is None else dataset.test_labels[:k]
-    given = completion_mask(mask, dataset.shape)
-    grid = completion_rows(model, images, given, y=labels, generator=generator)
-    metrics["completion_png"] = str(save_grid(grid, dataset.levels, out / "completion.png", nrow=k))
-    metrics["completion_mask"] = mask
-    if isinstance(model, LatentVariableModel):
-        metrics["reconstruction_png"] = str(
-            save_grid(
-                reconstruction_rows(model, dataset.test[:16], dataset.test_labels),
-                dataset.levels,
-                out / "reconstruction.png",
-                nrow=8,
-            )
-        )
+    metrics.update(_figures(model, dataset, run, generator, num_samples, num_completions, mask))
     if sample_quality is None:
-        sample_quality = model.density == "none"
+        sample_quality = model.density == "none" and not caps.image_conditional
     if sample_quality:
         metrics["sample_quality"] = evaluate_sample_quality(
             model, dataset, **{"seed": seed, "batch_size": batch_size, **(quality or {})}
         )
-    held = held_out_images(out, dataset) if parzen is not None or ais is not None else None
+    held = held_out_images(run.path, dataset) if parzen is not None or ais is not None else None
     if parzen is not None:
         options = {"seed": seed, **parzen}
         if held is not None:
@@ -162,12 +134,108 @@ def evaluate_run(
             options.setdefault("validation", held[0])
             options.setdefault("validation_labels", held[1])
         metrics["ais"] = evaluate_ais(model, dataset, **options)
-    write_json(out / METRICS_NAME, metrics)
-    return metrics
+    result = RunMetrics.from_dict(metrics)
+    run.write_metrics(result)
+    return result
+
+
+def _likelihood(
+    model: GenerativeModel,
+    test: Split,
+    metrics: dict[str, Any],
+    *,
+    k: int,
+    iwae_images: int | None,
+    seed: int,
+    batch: int,
+) -> None:
+    """The test likelihood the model declares: an IWAE bound with its ELBO, or ``log_prob``."""
+    caps = model.capabilities
+    c = test.c if caps.image_conditional else None
+    if caps.bound_estimator == "iwae":
+        bound = evaluate_bound(model, test.x, test.y, c=c, k=k, iwae_images=iwae_images, seed=seed)
+        metrics["bound"] = bound
+        metrics["test"] = {**bound["iwae"], "density": model.density, "k": bound["k"]}
+    elif caps.has_density:
+        metrics["test"] = evaluate_likelihood(model, test.x, test.y, c=c, batch_size=batch)
+
+
+def _figures(
+    model: GenerativeModel,
+    dataset: Dataset,
+    run: RunFolder,
+    generator: torch.Generator,
+    num_samples: int,
+    num_completions: int,
+    mask: str,
+) -> dict[str, Any]:
+    """``samples.png``, ``completion.png`` and ``reconstruction.png`` as the model allows."""
+    caps = model.capabilities
+    out: dict[str, Any] = {}
+    if caps.image_conditional:
+        grid, nrow = conditional_rows(model, dataset, generator, min(num_completions, 8))
+        out["samples_png"] = str(
+            save_grid(grid, dataset.levels, run.figure(run.SAMPLES_PNG), nrow=nrow)
+        )
+        return out
+    samples = model.sample(num_samples, generator=generator)
+    out["samples_png"] = str(save_grid(samples, dataset.levels, run.figure(run.SAMPLES_PNG)))
+    if caps.completion is not None:
+        n = min(num_completions, dataset.test.shape[0])
+        part = dataset.take("test", slice(0, n))
+        labels = part.y if caps.class_conditional else None
+        given = completion_mask(mask, dataset.shape)
+        grid = completion_rows(model, part.x, given, y=labels, generator=generator)
+        path = run.figure(run.COMPLETION_PNG)
+        out["completion_png"] = str(save_grid(grid, dataset.levels, path, nrow=n))
+        out["completion_mask"] = mask
+    if caps.reconstruction:
+        part = dataset.take("test", slice(0, 16))
+        grid = reconstruction_rows(model, part.x, part.y if caps.class_conditional else None)
+        path = run.figure(run.RECONSTRUCTION_PNG)
+        out["reconstruction_png"] = str(save_grid(grid, dataset.levels, path, nrow=8))
+    return out
+
+
+def conditional_rows(
+    model: GenerativeModel,
+    dataset: Dataset,
+    generator: torch.Generator,
+    n: int,
+    samples_per_condition: int = 3,
+) -> tuple[Tensor, int]:
+    """A figure of an image-conditional model: for ``n`` test images, a row of their
+    conditions (resized to the target's size, nearest neighbour), ``samples_per_condition``
+    rows of samples given them, and the row of the true images. Returns ``(images, n)``.
+
+    A condition with fewer channels than the target (a gray image for colorization) is repeated
+    over the channels; its levels are mapped onto the target's.
+    """
+    part = dataset.take("test", slice(0, n))
+    c = part.c
+    repeated = c.repeat_interleave(samples_per_condition, dim=0)
+    labels = None
+    if model.capabilities.class_conditional and part.y is not None:
+        labels = part.y.repeat_interleave(samples_per_condition, dim=0)
+    drawn = model.sample(repeated.shape[0], labels, c=repeated, generator=generator).cpu()
+    rows = drawn.view(n, samples_per_condition, *drawn.shape[1:]).transpose(0, 1).flatten(0, 1)
+    shown = show_condition(c, dataset.condition_levels or dataset.levels, dataset)
+    return torch.cat([shown, rows, part.x]), n
+
+
+def show_condition(c: Tensor, levels: int, dataset: Dataset) -> Tensor:
+    """Conditions as images of the target's shape and levels, for figures."""
+    channels, height, width = dataset.shape
+    scaled = torch.round(c.double() * (dataset.levels - 1) / max(levels - 1, 1)).long()
+    if scaled.shape[-2:] != (height, width):
+        scaled = torch.nn.functional.interpolate(scaled.double(), size=(height, width)).long()
+    if scaled.shape[1] != channels:
+        scaled = scaled.expand(-1, channels, -1, -1)
+    return scaled
 
 
 def reconstruction_rows(
-    model: LatentVariableModel, images: Tensor, labels: Tensor | None, per_row: int = 8
+    model: GenerativeModel, images: Tensor, labels: Tensor | None, per_row: int = 8
 ) -> Tensor:
     """Rows of ``per_row`` test images, each followed by the row of their reconstructions."""
     y = None if model.num_classes is None or labels is None else labels[: images.shape[0]]

@@ -7,21 +7,31 @@ the model from the two files (no pickle anywhere).
 
 The contract (see the core issue):
 
-* ``log_prob(x, y=None)`` -> ``[B]`` log-likelihood in **nats**; ``per_dim=True`` ->
-  ``[B, C, H, W]`` holding ``log p(x_d | x_<d)`` in generation order (exact models only),
+* ``log_prob(x, y=None, *, c=None)`` -> ``[B]`` log-likelihood in **nats**; ``per_dim=True``
+  -> ``[B, C, H, W]`` holding ``log p(x_d | x_<d)`` in generation order (exact models only),
   summing to the former.
-* ``sample(n, y=None, generator=None, known=None, mask=None)`` -> LongTensor ``[n, C, H, W]``.
-* ``loss(x, y=None)`` -> dict with a scalar ``"loss"`` to minimise plus named metrics.
-* ``density`` in ``{"exact", "bound", "estimate", "none"}`` declares what ``log_prob`` means.
-* ``fit(x, y)``: models with ``trained_by_fit`` (EM mixtures) are fitted by their own algorithm
-  instead of gradient steps on ``loss``.
+* ``sample(n, y=None, *, c=None, generator=None, known=None, mask=None)`` -> LongTensor
+  ``[n, C, H, W]``.
+* ``loss(x, y=None, *, c=None)`` -> dict with a scalar ``"loss"`` to minimise plus metrics.
+* ``features(x, y=None, *, c=None)`` -> ``[B, F]`` where the model has a representation.
+* ``fit(x, y, *, c=None)``: models trained by their own algorithm (``procedure == "fit"``, EM).
+
+Conditioning. ``y`` is a class label ``[B]`` (``num_classes``); ``c`` a conditioning image
+``[B, C_c, H_c, W_c]`` of integer levels in ``[0, condition_levels)`` (``condition_shape``) for
+models that declare ``image_conditional`` — super-resolution gets the low-resolution image,
+colorization the grayscale one. Every likelihood is then of ``x`` *given* ``c``. A model may take
+both.
+
+What a model can do beyond this is *declared* by class attributes and read through
+:func:`genzoo.models.capabilities.capabilities` (``model.capabilities``), never probed.
+Constructor arguments are checked against the declarative table ``params`` (merged along the
+class hierarchy, :mod:`genzoo.core.params`) before ``__init__`` runs.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +40,22 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.artifact import CONFIG_NAME, WEIGHTS_NAME, save_artifact
+from genzoo.core.params import Constraint, Int, Optional, Sequence, merged, validate
 from genzoo.errors import ConfigError, ModelError, UnsupportedError
+from genzoo.models.capabilities import DENSITIES, Capabilities, capabilities
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-DENSITIES = ("exact", "bound", "estimate", "none")
+__all__ = [
+    "CONFIG_NAME",
+    "DENSITIES",
+    "WEIGHTS_NAME",
+    "GenerativeModel",
+    "init_parameters",
+    "with_condition",
+]
+
+#: the ``kind`` of an image model's artifact (:mod:`genzoo.core.artifact`)
+ARTIFACT_KIND = "image-model"
 
 
 def _jsonable(value: Any) -> Any:
@@ -50,7 +71,14 @@ def _jsonable(value: Any) -> Any:
     )
 
 
-_BASE_ARGS = ("shape", "levels", "num_classes")
+_BASE_ARGS = ("shape", "levels", "num_classes", "condition_shape", "condition_levels")
+_SHAPE = Sequence(Int(min=1), length=3)
+
+
+def with_condition(c: Tensor | None) -> dict[str, Tensor]:
+    """``{"c": c}``, or ``{}`` without a condition: generic callers pass ``**with_condition(c)``
+    so that models written before image conditions (``loss(x, y)``) keep working."""
+    return {} if c is None else {"c": c}
 
 
 def init_parameters(cls: type) -> dict[str, inspect.Parameter]:
@@ -80,21 +108,43 @@ class GenerativeModel(nn.Module):
 
     #: registry name, set by :func:`genzoo.models.registry.register_model`.
     name: ClassVar[str] = ""
+    #: the paper the model follows, for model cards and reports (set by each model file).
+    paper: ClassVar[str] = ""
+    # ---- capabilities (see genzoo.models.capabilities; read them with ``model.capabilities``)
     #: what ``log_prob`` returns: ``"exact"`` log-likelihood, a lower ``"bound"``, a stochastic
     #: ``"estimate"`` with no guaranteed direction per image (e.g. an RBM's AIS estimate, see
     #: :mod:`genzoo.models.classic.rbm`), or ``"none"``.
     density: ClassVar[str] = "none"
+    #: ``"iwae"`` for bounds with an ELBO and an importance-weighted estimator.
+    bound_estimator: ClassVar[str | None] = None
+    #: ``log_prob(per_dim=True)`` gives the conditionals (exact models that factorise).
+    per_dim_log_prob: ClassVar[bool] = True
+    #: the training procedure (``"likelihood"``, ``"adversarial"``, ``"fit"``).
+    procedure: ClassVar[str] = "likelihood"
+    #: how ``sample`` can draw, the default first.
+    sampling_methods: ClassVar[tuple[str, ...]] = ("ancestral",)
+    #: how ``sample(known=, mask=)`` completes images (None: it cannot).
+    completion: ClassVar[str | None] = None
+    #: ``"encoder"``, ``"generator"`` or None.
+    latent: ClassVar[str | None] = None
+    has_features: ClassVar[bool] = False
+    reconstructs: ClassVar[bool] = False
+    gaussian_latent: ClassVar[bool] = False
+    classifies: ClassVar[bool] = False
+    image_conditional: ClassVar[bool] = False
     #: ``True`` for models of binary images only: building one with ``levels != 2`` raises.
     binary_only: ClassVar[bool] = False
-    #: ``True`` for models fitted by their own algorithm (e.g. EM): the training engine calls
-    #: :meth:`fit` instead of taking gradient steps on ``loss``.
-    trained_by_fit: ClassVar[bool] = False
-    #: ``True`` for two-player models (GANs): the training engine then alternates
-    #: ``discriminator_loss`` and ``generator_loss`` steps instead of minimising ``loss``.
-    adversarial: ClassVar[bool] = False
     #: :class:`~genzoo.training.TrainConfig` values this model is best trained with (the
     #: CLI applies them unless a flag is given; ``TrainConfig.recommended(model)`` in Python).
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: the constructor's parameter table (merged with the parents'; :mod:`genzoo.core.params`).
+    params: ClassVar[dict[str, Constraint]] = {
+        "shape": _SHAPE,
+        "levels": Int(min=2),
+        "num_classes": Optional(Int(min=1)),
+        "condition_shape": Optional(_SHAPE),
+        "condition_levels": Optional(Int(min=2)),
+    }
 
     config: dict[str, Any]
 
@@ -115,6 +165,16 @@ class GenerativeModel(nn.Module):
                 except TypeError as exc:
                     raise ConfigError(f"{cls.__name__}: {exc}") from None
                 bound.apply_defaults()
+                values = {
+                    k: v
+                    for k, v in list(bound.arguments.items())[1:]
+                    if signature.parameters[k].kind is not inspect.Parameter.VAR_KEYWORD
+                }
+                for k, v in list(bound.arguments.items())[1:]:
+                    if signature.parameters[k].kind is inspect.Parameter.VAR_KEYWORD:
+                        values.update(v)
+                kind = type(self)
+                validate(merged(kind), values, owner=kind.name or kind.__name__)
                 # defaults of parameters a subclass passes on through **kwargs are recorded too
                 config: dict[str, Any] = {
                     k: p.default for k, p in init_parameters(cls).items() if k not in _BASE_ARGS
@@ -137,25 +197,63 @@ class GenerativeModel(nn.Module):
         shape: tuple[int, int, int] | list[int],
         levels: int,
         num_classes: int | None = None,
+        condition_shape: tuple[int, int, int] | list[int] | None = None,
+        condition_levels: int | None = None,
     ) -> None:
         super().__init__()
         shape = tuple(int(s) for s in shape)
-        if len(shape) != 3 or min(shape) < 1:
-            raise ConfigError(f"shape must be (C, H, W) with positive sizes, got {shape}")
-        if int(levels) < 2:
-            raise ConfigError(f"levels must be at least 2, got {levels}")
         if self.binary_only and int(levels) != 2:
             raise ConfigError(
                 f"{self.name or type(self).__name__} models binary images, got levels={levels}; "
                 "binarise the data: pass --levels 2 (Python: load_dataset(name, levels=2))"
             )
-        if num_classes is not None and int(num_classes) < 1:
-            raise ConfigError(f"num_classes must be a positive integer or None, got {num_classes}")
+        if (condition_shape is None) != (condition_levels is None):
+            raise ConfigError(
+                "pass both condition_shape and condition_levels (an image condition), or neither"
+            )
+        if condition_shape is not None and not self.image_conditional:
+            raise ConfigError(
+                f"{self.name or type(self).__name__} does not take an image condition; "
+                "see `genzoo models` for the image-conditional models"
+            )
+        if self.image_conditional and condition_shape is None:
+            raise ConfigError(
+                f"{self.name or type(self).__name__} is conditioned on an image: pass "
+                "condition_shape and condition_levels (train it with --task, see `genzoo tasks`)"
+            )
         self.shape: tuple[int, int, int] = shape  # type: ignore[assignment]
         self.levels = int(levels)
         self.num_classes = None if num_classes is None else int(num_classes)
+        self.condition_shape: tuple[int, int, int] | None = (
+            None if condition_shape is None else tuple(int(v) for v in condition_shape)  # type: ignore[assignment]
+        )
+        self.condition_levels = None if condition_levels is None else int(condition_levels)
 
     # ------------------------------------------------------------------ properties
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this model can do (declared; see :mod:`genzoo.models.capabilities`)."""
+        return capabilities(self)
+
+    @property
+    def trained_by_fit(self) -> bool:
+        """Fitted by its own algorithm (``procedure == "fit"``), not by gradient steps."""
+        return self.procedure == "fit"
+
+    @property
+    def adversarial(self) -> bool:
+        """A two-player model (``procedure == "adversarial"``)."""
+        return self.procedure == "adversarial"
+
+    def players(self) -> list[nn.Module]:
+        """The parts that get one optimiser each (the model; a GAN's two networks)."""
+        return [self]
+
+    @property
+    def batches_per_step(self) -> int:
+        """Training batches one optimiser step consumes (a GAN's critic steps take several)."""
+        return 1
+
     @property
     def num_dims(self) -> int:
         """Number of sub-pixels ``D = C * H * W``."""
@@ -183,8 +281,8 @@ class GenerativeModel(nn.Module):
         return x.to(self.dtype) * (2.0 / (self.levels - 1)) - 1.0
 
     # ------------------------------------------------------------------ validation
-    def check_input(self, x: Tensor, y: Tensor | None = None) -> None:
-        """Raise :class:`ModelError` unless ``x`` (and ``y``) fit this model."""
+    def check_input(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> None:
+        """Raise :class:`ModelError` unless ``x`` (and ``y``, ``c``) fit this model."""
         if not isinstance(x, Tensor):
             raise ModelError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
@@ -202,6 +300,41 @@ class GenerativeModel(nn.Module):
                 f"re-quantise the data to {self.levels} levels"
             )
         self.check_labels(y, x.shape[0])
+        self.check_condition(c, x.shape[0])
+
+    def check_condition(self, c: Tensor | None, batch: int) -> None:
+        """Raise :class:`ModelError` unless ``c`` is this model's conditioning image batch."""
+        if self.condition_shape is None:
+            if c is not None:
+                raise ModelError(
+                    f"{self.name} is not conditioned on an image; do not pass c (models that "
+                    "are: see `genzoo models`)"
+                )
+            return
+        if c is None:
+            raise ModelError(
+                f"{self.name} is conditioned on an image: pass c, a LongTensor [{batch}, "
+                f"{', '.join(map(str, self.condition_shape))}] in [0, {self.condition_levels})"
+            )
+        if not isinstance(c, Tensor) or c.dtype not in (torch.int64, torch.int32, torch.uint8):
+            raise ModelError(
+                f"c must be an integer tensor of levels in [0, {self.condition_levels}), got "
+                f"{type(c).__name__ if not isinstance(c, Tensor) else c.dtype}"
+            )
+        if c.dim() != 4 or tuple(c.shape) != (batch, *self.condition_shape):
+            raise ModelError(
+                f"c must have shape [{batch}, {', '.join(map(str, self.condition_shape))}], got "
+                f"{list(c.shape)}"
+            )
+        levels = int(self.condition_levels or 0)
+        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= levels):
+            raise ModelError(
+                f"c values must lie in [0, {levels}), got [{int(c.min())}, {int(c.max())}]"
+            )
+
+    def scale_condition(self, c: Tensor) -> Tensor:
+        """Map the condition's integer levels ``[0, condition_levels)`` to floats in ``[-1, 1]``."""
+        return c.to(self.dtype) * (2.0 / (int(self.condition_levels or 2) - 1)) - 1.0
 
     def check_labels(self, y: Tensor | None, batch: int) -> None:
         if self.num_classes is None:
@@ -218,9 +351,18 @@ class GenerativeModel(nn.Module):
             raise ModelError(f"y values must lie in [0, {self.num_classes})")
 
     # ------------------------------------------------------------------ the contract
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+    def log_prob(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        c: Tensor | None = None,
+        per_dim: bool = False,
+    ) -> Tensor:
         """Log-likelihood of ``x`` (LongTensor ``[B, C, H, W]`` in ``[0, levels)``) in nats.
 
+        ``y``: labels ``[B]`` of a class-conditional model; ``c``: the conditioning images
+        ``[B, *condition_shape]`` of an image-conditional one (then ``log p(x | c)``).
         Returns ``[B]``, or ``[B, C, H, W]`` with ``per_dim=True``.
         """
         raise UnsupportedError(f"{self.name} has no likelihood (density={self.density!r})")
@@ -230,21 +372,26 @@ class GenerativeModel(nn.Module):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
     ) -> Tensor:
-        """Draw ``n`` images, LongTensor ``[n, C, H, W]``; ``known``/``mask`` complete images."""
+        """Draw ``n`` images, LongTensor ``[n, C, H, W]``; ``known``/``mask`` complete images;
+        ``c`` ``[n, *condition_shape]`` conditions an image-conditional model."""
         raise UnsupportedError(f"{self.name} cannot sample")
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Training objective for a batch: ``{"loss": scalar, ...metrics}``.
 
         The default, for models with a density, is the negative log-likelihood in nats per
         sub-pixel (so learning rates do not depend on image size), with ``nll_nats`` (per image)
         and ``bits_per_dim`` as metrics.
         """
-        log_p = self.log_prob(x, y)
+        # (a model without an image condition may define log_prob(x, y) without ``c``)
+        log_p = self.log_prob(x, y) if c is None else self.log_prob(x, y, c=c)
         nll = -log_p.mean()
         per_dim = nll / self.num_dims
         return {
@@ -258,11 +405,12 @@ class GenerativeModel(nn.Module):
         x: Tensor,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         max_iter: int | None = None,
         callback: Callable[[dict[str, float]], bool | None] | None = None,
     ) -> list[dict[str, float]]:
-        """Fit a ``trained_by_fit`` model to ``x`` (LongTensor ``[N, C, H, W]``), e.g. by EM.
+        """Fit a model with ``procedure == "fit"`` to ``x`` (``[N, C, H, W]``), e.g. by EM.
 
         Args:
             x, y: training images and (for a class-conditional model) labels ``[N]``.
@@ -279,7 +427,7 @@ class GenerativeModel(nn.Module):
             "genzoo.training.train (genzoo train)"
         )
 
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """A deterministic representation of ``x`` for feature learning, clustering and 2-D maps.
 
         Args:
@@ -301,19 +449,27 @@ class GenerativeModel(nn.Module):
         return torch.arange(n, device=self.device) % self.num_classes
 
     def prepare_sampling(
-        self, n: int, y: Tensor | None, known: Tensor | None, mask: Tensor | None
+        self,
+        n: int,
+        y: Tensor | None,
+        known: Tensor | None,
+        mask: Tensor | None,
+        c: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """Validate sampling arguments; returns ``(x, mask, y)`` on the model's device.
 
         ``x`` LongTensor ``[n, C, H, W]`` holds ``known`` where ``mask`` is True and 0 elsewhere;
-        ``mask`` is expanded to ``[n, C, H, W]``; ``y`` is the given or default labels.
+        ``mask`` is expanded to ``[n, C, H, W]``; ``y`` is the given or default labels. ``c`` (an
+        image-conditional model's condition ``[n, ...]``) is checked; move it with
+        :meth:`to_device`.
         """
-        if int(n) < 1:
-            raise ConfigError(f"number of samples must be positive, got {n}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"number of samples must be a positive integer, got {n!r}")
         device = self.device
         if y is None:
             y = self.default_labels(n)
         self.check_labels(y, n)
+        self.check_condition(c, n)
         y = None if y is None else y.to(device)
         if (known is None) != (mask is None):
             raise ModelError("pass both `known` and `mask` to complete images, or neither")
@@ -329,7 +485,12 @@ class GenerativeModel(nn.Module):
                     f"mask of shape {list(mask.shape)} does not broadcast to [{n}, "
                     f"{', '.join(map(str, self.shape))}]"
                 ) from None
-            self.check_input(known, y)
+            if not isinstance(known, Tensor) or known.dim() != 4 or known.shape[0] != n:
+                raise ModelError(
+                    f"known must be a LongTensor [{n}, {', '.join(map(str, self.shape))}], got "
+                    f"{list(known.shape) if isinstance(known, Tensor) else type(known).__name__}"
+                )
+            self.check_input(known, y, c)
             if known.shape[0] != n:
                 raise ModelError(f"known has {known.shape[0]} images but n={n}")
             x = torch.where(full_mask, known.to(device).long(), x)
@@ -337,21 +498,14 @@ class GenerativeModel(nn.Module):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into directory ``path``."""
-        from safetensors.torch import save_model
-
-        import genzoo
-
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        meta = {"model": self.name, "genzoo_version": genzoo.__version__, "config": self.config}
-        tmp = directory / (CONFIG_NAME + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
-        tmp.replace(directory / CONFIG_NAME)
-        weights_tmp = directory / (WEIGHTS_NAME + ".tmp")
-        save_model(self, str(weights_tmp), metadata={"model": self.name})
-        weights_tmp.replace(directory / WEIGHTS_NAME)
-        return directory
+        """Write ``config.json`` and ``model.safetensors`` into directory ``path`` (atomically;
+        :func:`genzoo.load_model` rebuilds the model from them)."""
+        return save_artifact(
+            path, kind=ARTIFACT_KIND, name=self.name, config=self.config, module=self
+        )
 
     def extra_repr(self) -> str:
-        return f"shape={self.shape}, levels={self.levels}, num_classes={self.num_classes}"
+        text = f"shape={self.shape}, levels={self.levels}, num_classes={self.num_classes}"
+        if self.condition_shape is not None:
+            text += f", condition_shape={self.condition_shape}"
+        return text

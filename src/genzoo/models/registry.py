@@ -3,34 +3,40 @@
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from genzoo.errors import ConfigError, ModelError
-from genzoo.models.base import (
-    CONFIG_NAME,
-    DENSITIES,
-    WEIGHTS_NAME,
-    GenerativeModel,
-    init_parameters,
-)
+from genzoo.core.artifact import load_weights, read_artifact
+from genzoo.core.registry import Registry
+from genzoo.errors import ConfigError
+from genzoo.models.base import _BASE_ARGS, ARTIFACT_KIND, GenerativeModel, init_parameters
+from genzoo.models.capabilities import check_declarations
 
-_REGISTRY: dict[str, type[GenerativeModel]] = {}
 M = TypeVar("M", bound=type[GenerativeModel])
+
+
+def _check(name: str, cls: type[GenerativeModel]) -> None:
+    try:
+        check_declarations(cls)
+    except TypeError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+MODELS: Registry[type[GenerativeModel]] = Registry(
+    "model", hint="see `genzoo models`", check=_check
+)
 
 
 def register_model(name: str) -> Callable[[M], M]:
     """Class decorator adding a model to the registry under ``name``."""
 
     def decorate(cls: M) -> M:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise RuntimeError(f"model name {name!r} registered twice")
-        if cls.density not in DENSITIES:
-            raise RuntimeError(f"{cls.__name__}.density must be one of {DENSITIES}")
+        try:
+            MODELS.add(name, cls)
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
         cls.name = name
-        _REGISTRY[name] = cls
         return cls
 
     return decorate
@@ -38,22 +44,18 @@ def register_model(name: str) -> Callable[[M], M]:
 
 def available_models() -> list[str]:
     """Sorted names of every registered model."""
-    return sorted(_REGISTRY)
+    return MODELS.names()
 
 
 def get_model_class(name: str) -> type[GenerativeModel]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown model {name!r}; available: {', '.join(available_models())}"
-        ) from None
+    """The class registered as ``name`` (:class:`ConfigError` listing the names otherwise)."""
+    return MODELS.get(name)
 
 
 def hyperparameters(name: str) -> dict[str, inspect.Parameter]:
-    """The model-specific constructor parameters (beyond shape/levels/num_classes)."""
+    """The model-specific constructor parameters (beyond shape, levels, classes, condition)."""
     params = init_parameters(get_model_class(name))
-    return {k: p for k, p in params.items() if k not in ("shape", "levels", "num_classes")}
+    return {k: p for k, p in params.items() if k not in _BASE_ARGS}
 
 
 def create_model(
@@ -62,9 +64,15 @@ def create_model(
     shape: tuple[int, int, int] | list[int],
     levels: int,
     num_classes: int | None = None,
+    condition_shape: tuple[int, int, int] | list[int] | None = None,
+    condition_levels: int | None = None,
     **hparams: Any,
 ) -> GenerativeModel:
-    """Build a registered model: ``create_model("gated_pixelcnn", shape=(1, 8, 8), levels=17)``."""
+    """Build a registered model: ``create_model("gated_pixelcnn", shape=(1, 8, 8), levels=17)``.
+
+    ``condition_shape``/``condition_levels`` describe the conditioning image of an
+    image-conditional model (``dataset.condition_shape``, ``dataset.condition_levels``).
+    """
     cls = get_model_class(name)
     known = hyperparameters(name)
     unknown = sorted(set(hparams) - set(known))
@@ -73,34 +81,36 @@ def create_model(
             f"{name} has no hyper-parameter {', '.join(unknown)}; "
             f"valid: {', '.join(sorted(known)) or '(none)'}"
         )
-    return cls(shape=shape, levels=levels, num_classes=num_classes, **hparams)
+    condition = {}
+    if condition_shape is not None or condition_levels is not None:
+        if not cls.image_conditional:
+            conditional = [n for n, c in MODELS.items() if c.image_conditional]
+            raise ConfigError(
+                f"{name} does not take a conditioning image; image-conditional models: "
+                f"{', '.join(conditional) or '(none)'}"
+            )
+        condition = {"condition_shape": condition_shape, "condition_levels": condition_levels}
+    elif cls.image_conditional:
+        raise ConfigError(
+            f"{name} is conditioned on an image: pass condition_shape and condition_levels "
+            "(on the command line: --task, see `genzoo tasks`)"
+        )
+    return cls(shape=shape, levels=levels, num_classes=num_classes, **condition, **hparams)
 
 
 def load_model(path: str | Path) -> GenerativeModel:
-    """Rebuild a model saved by :meth:`GenerativeModel.save` (``config.json`` + safetensors)."""
-    from safetensors.torch import load_file
+    """Rebuild a model saved by :meth:`GenerativeModel.save` (``config.json`` + safetensors).
 
-    directory = Path(path)
-    config_file, weights_file = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-    if not config_file.is_file() or not weights_file.is_file():
-        raise ModelError(
-            f"{directory} is not a saved genzoo model (needs {CONFIG_NAME} and {WEIGHTS_NAME}); "
-            "pass the output directory of `genzoo train` or of model.save()"
-        )
-    try:
-        meta = json.loads(config_file.read_text())
-        name, config = meta["model"], dict(meta["config"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{config_file} is not a valid genzoo config: {exc}") from None
-    model = create_model(name, **config)
-    try:
-        state = load_file(str(weights_file))
-        float_dtypes = {t.dtype for t in state.values() if t.is_floating_point()}
-        if len(float_dtypes) == 1:  # keep the precision the weights were saved in
-            model.to(float_dtypes.pop())
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"weights in {weights_file} do not match its config: {first}") from None
+    Reads every format genzoo has written. Any damaged, missing or mismatched file raises
+    :class:`~genzoo.errors.ModelError` naming it.
+    """
+    artifact = read_artifact(
+        path,
+        kind=ARTIFACT_KIND,
+        what="a saved genzoo model",
+        hint="pass the output directory of `genzoo train` or of model.save()",
+    )
+    model = create_model(artifact.name, **artifact.config)
+    load_weights(model, artifact.tensors, artifact.directory)
     model.eval()
     return model

@@ -17,7 +17,6 @@ arbitrary objects). Keys (format version 1):
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,11 @@ import torch
 import torch.distributed as dist
 from lightning_fabric import Fabric
 
+from genzoo.core.atomic import atomic_save, atomic_write
+from genzoo.core.run import RunFolder
 from genzoo.errors import TrainingError
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = RunFolder.CHECKPOINT
 FORMAT = "genzoo-train-checkpoint"
 VERSION = 1
 
@@ -46,23 +47,16 @@ def to_cpu(obj: Any) -> Any:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to ``path`` through a temporary file and :func:`os.replace`.
+    """``torch.save`` to ``path`` atomically (:func:`genzoo.core.atomic.atomic_save`).
 
-    A crash mid-write leaves the previous file intact.
+    A crash or a full disk mid-write leaves the previous file intact.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_save(path, lambda handle: torch.save(obj, handle))
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` through a temporary file and :func:`os.replace`."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Deprecated alias of :func:`genzoo.core.atomic.atomic_write` (argument order of 0.1)."""
+    atomic_write(path, text)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -23,6 +23,15 @@ def dataset_info(dataset: Dataset) -> dict[str, Any]:
         "shape": list(dataset.shape),
         "num_classes": dataset.num_classes,
         "num_train": int(dataset.train.shape[0]),
+        **(
+            {}
+            if dataset.task is None
+            else {
+                "task": dataset.task,
+                "condition_shape": list(dataset.condition_shape or ()),
+                "condition_levels": dataset.condition_levels,
+            }
+        ),
     }
 
 
@@ -34,6 +43,7 @@ def check_data(model: GenerativeModel, dataset: Dataset, config: TrainConfig) ->
             f"but {dataset.name!r} has shape {tuple(dataset.shape)} with {dataset.levels} levels; "
             "create the model with shape=data.shape, levels=data.levels"
         )
+    _check_condition(model, dataset, config)
     if model.num_classes is not None and dataset.train_labels is None:
         raise ConfigError(
             f"the model is class-conditional ({model.num_classes} classes) but {dataset.name!r} "
@@ -55,6 +65,39 @@ def check_data(model: GenerativeModel, dataset: Dataset, config: TrainConfig) ->
         raise ConfigError(
             f"--batch-size {config.batch_size} exceeds the {n} training images of "
             f"{dataset.name!r}; pass a smaller --batch-size"
+        )
+
+
+def _check_condition(model: GenerativeModel, dataset: Dataset, config: TrainConfig) -> None:
+    """The model's image condition and the dataset's task must agree."""
+    conditional = model.capabilities.image_conditional
+    if conditional and not dataset.conditioned:
+        raise ConfigError(
+            f"{model.name} is conditioned on an image but {dataset.name!r} has no conditions; "
+            "make them with a task: --task NAME (Python: genzoo.data.apply_task), see "
+            "`genzoo tasks`"
+        )
+    if dataset.conditioned and not conditional:
+        task = (dataset.task or {}).get("name")
+        raise ConfigError(
+            f"{dataset.name!r} carries the conditions of task {task}, but {model.name} does not "
+            "take a conditioning image; train an image-conditional model (see `genzoo models`) "
+            "or drop --task"
+        )
+    if conditional and (
+        tuple(dataset.condition_shape or ()) != tuple(model.condition_shape or ())
+        or dataset.condition_levels != model.condition_levels
+    ):
+        raise ConfigError(
+            f"the model expects conditions of shape {model.condition_shape} with "
+            f"{model.condition_levels} levels but the task gives {dataset.condition_shape} with "
+            f"{dataset.condition_levels}; create the model with condition_shape="
+            "data.condition_shape, condition_levels=data.condition_levels"
+        )
+    if conditional and config.binarize == "dynamic":
+        raise ConfigError(
+            "--binarize dynamic draws new images every batch, which would no longer match "
+            "their conditions; use --binarize static with --task"
         )
 
 

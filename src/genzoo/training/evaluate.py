@@ -15,9 +15,9 @@ import torch
 from lightning_fabric import Fabric
 from torch import Tensor
 
-from genzoo.data.dataset import Dataset
+from genzoo.data.dataset import Dataset, Split
 from genzoo.errors import ConfigError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.batches import STREAM_EVAL, STREAM_VALIDATION, derive_seed, seeded_generator
 
 EVAL_BATCH = 256
@@ -26,6 +26,7 @@ EVAL_BATCH = 256
 def split_validation(dataset: Dataset, count: int, seed: int) -> tuple[Dataset, Dataset]:
     """``(train part, validation part)``: ``count`` training images drawn with ``seed`` go to the
     validation part (as its ``test`` split); the rest, in their original order, stay for training.
+    Labels and conditions follow their images.
 
     Raises :class:`ConfigError` if fewer than one training image would remain.
     """
@@ -46,51 +47,55 @@ def split_validation(dataset: Dataset, count: int, seed: int) -> tuple[Dataset, 
         train=dataset.train[kept],
         train_labels=take(dataset.train_labels, kept),
         train_raw=dataset.train_raw[kept],
+        train_condition=take(dataset.train_condition, kept),
     )
     validation = dataclasses.replace(
         dataset,
         test=dataset.train[held],
         test_labels=take(dataset.train_labels, held),
         test_raw=dataset.train_raw[held],
+        test_condition=take(dataset.train_condition, held),
     )
     return train, validation
 
 
 def eval_split(
     dataset: Dataset, model: GenerativeModel, count: int, rank: int, world: int
-) -> tuple[Tensor | None, Tensor | None]:
-    """This rank's share of the first ``count`` test images, and their labels.
+) -> Split | None:
+    """This rank's share of the first ``count`` test images, with what the model takes of their
+    labels and conditions; ``None`` when the test split is empty.
 
     Ranks take every ``world``-th image; with fewer images than ranks each rank takes all.
-    Returns ``(None, None)`` when the test split is empty.
     """
     n = min(count, int(dataset.test.shape[0]))
     if n == 0:
-        return None, None
+        return None
     index = torch.arange(n)
     if n >= world:
         index = index[rank::world]
-    y = None
-    if model.num_classes is not None and dataset.test_labels is not None:
-        y = dataset.test_labels[index]
-    return dataset.test[index], y
+    part = dataset.take("test", index)
+    caps = model.capabilities
+    return Split(
+        part.x,
+        part.y if caps.class_conditional else None,
+        part.c if caps.image_conditional else None,
+    )
 
 
 @torch.no_grad()
 def evaluate(
     fabric: Fabric,
     model: GenerativeModel,
-    x: Tensor,
-    y: Tensor | None,
+    data: Split,
     memory_format: torch.memory_format = torch.contiguous_format,
 ) -> dict[str, float]:
-    """Image-weighted mean of every scalar ``model.loss`` metric over all ranks' ``x``.
+    """Image-weighted mean of every scalar ``model.loss`` metric over all ranks' ``data``.
 
     Args:
         fabric: the run's Fabric (device, collectives).
         model: the (EMA) model; evaluated in eval mode, its mode restored afterwards.
-        x: LongTensor ``[N, C, H, W]``, this rank's held-out images (``N >= 1``).
-        y: LongTensor ``[N]`` labels for a conditional model, else ``None``.
+        data: this rank's held-out images ``x [N, C, H, W]`` (``N >= 1``) with the labels
+            ``y [N]`` and conditions ``c`` the model takes (else ``None``).
         memory_format: layout of the batches (the model's layout).
 
     Runs without autocast: under ``bf16-mixed`` training the logged numbers are still the full
@@ -103,14 +108,16 @@ def evaluate(
     devices = [fabric.device] if fabric.device.type == "cuda" else []
     keys: list[str] = []
     sums = torch.zeros(0, dtype=torch.float64, device=fabric.device)
+    x = data.x
     try:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(derive_seed(0, STREAM_EVAL, fabric.global_rank))
             for start in range(0, x.shape[0], EVAL_BATCH):
-                xb = fabric.to_device(x[start : start + EVAL_BATCH])
-                xb = xb.contiguous(memory_format=memory_format)
-                yb = None if y is None else fabric.to_device(y[start : start + EVAL_BATCH])
-                outputs = model.loss(xb, yb)  # full precision, like the final evaluation
+                part = slice(start, start + EVAL_BATCH)
+                xb = fabric.to_device(x[part]).contiguous(memory_format=memory_format)
+                yb = None if data.y is None else fabric.to_device(data.y[part])
+                cb = None if data.c is None else fabric.to_device(data.c[part])
+                outputs = model.loss(xb, yb, **with_condition(cb))  # full precision
                 keys = keys or scalar_keys(outputs)
                 values = torch.stack([scalar(outputs, k, xb.device) for k in keys])
                 values = values.double() * xb.shape[0]

@@ -31,16 +31,17 @@ from typing import Any
 
 import torch
 
+from genzoo.core.run import RunFolder
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, TrainingError
-from genzoo.models.base import CONFIG_NAME, WEIGHTS_NAME, GenerativeModel
-from genzoo.training.checkpoint import CHECKPOINT_NAME
+from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.checks import check_data
 from genzoo.training.config import TrainConfig
 from genzoo.training.evaluate import eval_split, evaluate, split_validation
 from genzoo.training.hardware import make_fabric
-from genzoo.training.metrics import METRICS_NAME, MetricsWriter
-from genzoo.training.trainer import TRAIN_CONFIG_NAME, TrainResult, _write_train_config
+from genzoo.training.metrics import MetricsWriter
+from genzoo.training.procedures import PROCEDURES
+from genzoo.training.result import TrainResult, write_train_config
 
 HARDWARE = {"accelerator": "cpu", "precision": "32", "strategy": "fit", "world_size": 1}
 
@@ -64,10 +65,25 @@ def fit_run(
     if config.validation > 0:
         train_data, eval_source = split_validation(dataset, config.validation, config.seed)
     check_data(model, train_data, dataclasses.replace(config, batch_size=1))  # no batches here
-    if (out / CHECKPOINT_NAME).exists() or (out / CONFIG_NAME).exists():
+    run = RunFolder(out)
+    if run.holds_run():
         raise TrainingError(f"{out} already holds a training run; choose a new --out directory")
     out.mkdir(parents=True, exist_ok=True)
-    _write_train_config(out, config, model, dataset, HARDWARE, 0)
+    with run.lock():
+        return _fit(model, dataset, train_data, eval_source, config, run, wall_start)
+
+
+def _fit(
+    model: GenerativeModel,
+    dataset: Dataset,
+    train_data: Dataset,
+    eval_source: Dataset,
+    config: TrainConfig,
+    run: RunFolder,
+    wall_start: float,
+) -> TrainResult:
+    out = run.path
+    write_train_config(run, config, model, dataset, HARDWARE, 0)
 
     kind, amount = config.budget()
     max_iter = int(model.max_iter)
@@ -76,9 +92,11 @@ def fit_run(
     deadline = 60.0 * amount if kind == "minutes" else math.inf
     fabric = make_fabric(dataclasses.replace(config, devices=1), "cpu", "32", "auto")
     count = config.validation or config.eval_images
-    eval_x, eval_y = eval_split(eval_source, model, count, 0, 1)
-    x = train_data.train
-    y = train_data.train_labels if model.num_classes is not None else None
+    held = eval_split(eval_source, model, count, 0, 1)
+    part = train_data.take("train", slice(None))
+    x = part.x
+    y = part.y if model.num_classes is not None else None
+    c = part.c if model.capabilities.image_conditional else None
     metrics = MetricsWriter(out, resume_step=None, enabled=True)
     state: dict[str, Any] = {"step": 0, "last": {}, "eval": None, "best": None, "best_eval": None}
     start = time.perf_counter()
@@ -96,8 +114,8 @@ def fit_run(
             "images_per_s": step * x.shape[0] / seconds if seconds > 0 else 0.0,
             **row,
         }
-        if eval_x is not None and config.eval_every > 0:
-            scores = evaluate(fabric, model, eval_x, eval_y)
+        if held is not None and config.eval_every > 0:
+            scores = evaluate(fabric, model, held)
             state["eval"] = {**scores, "step": step}
             logged.update({f"eval_{k}": v for k, v in scores.items()})
             best = state["best_eval"]
@@ -111,6 +129,7 @@ def fit_run(
         history = model.fit(
             x,
             y,
+            **with_condition(c),
             generator=torch.Generator().manual_seed(config.seed),
             max_iter=max_iter,
             callback=callback,
@@ -123,7 +142,7 @@ def fit_run(
         model.load_state_dict(state["best"])
     model.eval()
     model.save(out)
-    _write_train_config(out, config, model, dataset, HARDWARE, steps)
+    write_train_config(run, config, model, dataset, HARDWARE, steps)
     if kind == "minutes" and train_seconds >= 60.0 * amount:
         stop_reason = "minutes"
     elif steps < max_iter:
@@ -140,10 +159,10 @@ def fit_run(
         eval_metrics=state["eval"],
         stop_reason=stop_reason,
         out_dir=out,
-        checkpoint_path=out / WEIGHTS_NAME,  # the fitted model is the only state
+        checkpoint_path=run.weights,  # the fitted model is the only state
         model_dir=out,
-        metrics_path=out / METRICS_NAME,
-        config_path=out / TRAIN_CONFIG_NAME,
+        metrics_path=run.metrics_csv,
+        config_path=run.train_config,
         accelerator="cpu",
         precision="32",
         strategy="fit",
@@ -151,4 +170,17 @@ def fit_run(
         global_rank=0,
         resumed_from=None,
         best_eval=state["best_eval"],
+        procedure="fit",
     )
+
+
+class FitProcedure:
+    """The ``"fit"`` procedure: the model's own algorithm, in one process (module docstring)."""
+
+    def run(
+        self, model: GenerativeModel, dataset: Dataset, config: TrainConfig, out: Path, resume: bool
+    ) -> tuple[TrainResult, None]:
+        return fit_run(model, dataset, config, out, resume), None
+
+
+PROCEDURES.add("fit", FitProcedure())

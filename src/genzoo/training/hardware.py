@@ -16,7 +16,7 @@ from torch import nn
 
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.config import TrainConfig
 
 
@@ -73,17 +73,18 @@ def unused_parameters(model: GenerativeModel, dataset: Dataset) -> list[str]:
     Leaves no trace: runs under a forked RNG, computes no ``.grad`` and restores the buffers
     (e.g. normalisation statistics) that the training-mode pass updated.
     """
-    x = dataset.train[:2]
-    y = None
-    if model.num_classes is not None and dataset.train_labels is not None:
-        y = dataset.train_labels[:2]
+    part = dataset.take("train", slice(0, 2))
+    caps = model.capabilities
+    x = part.x
+    y = part.y if caps.class_conditional else None
+    c = part.c if caps.image_conditional else None
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     was_training = model.training
     buffers = [b.detach().clone() for b in model.buffers()]
     with torch.random.fork_rng(devices=[]):
         model.train()
         try:
-            loss = model.loss(x, y)["loss"]
+            loss = model.loss(x, y, **with_condition(c))["loss"]
             grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
         finally:
             model.train(was_training)

@@ -14,10 +14,11 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from genzoo.training.checkpoint import atomic_write_text
+from genzoo.core.atomic import atomic_write
+from genzoo.core.run import RunFolder
 
-METRICS_NAME = "metrics.csv"
-TENSORBOARD_DIR = "tb"
+METRICS_NAME = RunFolder.METRICS_CSV
+TENSORBOARD_DIR = RunFolder.TENSORBOARD
 BASE_COLUMNS = ("step", "epoch", "elapsed", "train_seconds", "lr", "images_per_s")
 
 
@@ -63,7 +64,7 @@ class MetricsWriter:
         writer = csv.DictWriter(_ListSink(lines), fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text("".join(lines), self.path)
+        atomic_write(self.path, "".join(lines))
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (keys not among the columns are ignored) and log it to TensorBoard."""

@@ -17,7 +17,7 @@ images whenever their logits agree to rounding (the tests check they do).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -48,9 +48,21 @@ class IncrementalSampler(Protocol):
 
 
 class AutoregressiveModel(GenerativeModel):
-    """Base class for models with ``p(x) = prod_d p(x_d | x_<d)`` and categorical conditionals."""
+    """Base class for models with ``p(x) = prod_d p(x_d | x_<d)`` and categorical conditionals.
+
+    An image-conditional subclass (``image_conditional = True``) models ``p(x | c) = prod_d
+    p(x_d | x_<d, c)``: its ``forward`` and ``incremental_sampler`` take the condition ``c`` as a
+    third argument, and every conditional may see all of ``c``.
+    """
 
     density = "exact"
+    completion = "exact-prefix"
+    sampling_methods = ("naive",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "incremental_sampler" in cls.__dict__:  # a model that defines a cache declares it
+            cls.sampling_methods = ("cached", "naive")
 
     # -------------------------------------------------------------- network interface
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -59,6 +71,8 @@ class AutoregressiveModel(GenerativeModel):
         Args:
             x: float ``[B, C, H, W]``, the image scaled to ``[-1, 1]`` (see :meth:`scale`).
             y: LongTensor ``[B]`` class labels, or ``None``.
+            (image-conditional models: a third argument ``c``, LongTensor
+            ``[B, *condition_shape]``, the conditioning images as integer levels.)
 
         Returns:
             ``[B, levels, C, H, W]``: logits of ``p(x_d | x_<d)``; entry ``d`` may depend only on
@@ -73,15 +87,29 @@ class AutoregressiveModel(GenerativeModel):
         """
         return None
 
-    def logits(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def logits(self, x: Tensor, y: Tensor | None = None, c: Tensor | None = None) -> Tensor:
         """Logits ``[B, levels, C, H, W]`` of every conditional for integer images ``x``."""
-        return self(self.scale(x), y)
+        if self.condition_shape is None:
+            return self(self.scale(x), y)
+        return self(self.scale(x), y, c.to(self.device))
+
+    def _logits(self, x: Tensor, y: Tensor | None, c: Tensor | None) -> Tensor:
+        """:meth:`logits`, with the condition only for an image-conditional model (whose
+        ``logits`` takes it; the others' keep their two-argument form)."""
+        return self.logits(x, y) if c is None else self.logits(x, y, c)
+
+    def _cache(self, n: int, y: Tensor | None, c: Tensor | None) -> IncrementalSampler | None:
+        if self.condition_shape is None:
+            return self.incremental_sampler(n, y)
+        return self.incremental_sampler(n, y, c.to(self.device))  # type: ignore[call-arg]
 
     # -------------------------------------------------------------- contract
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
-        self.check_input(x, y)
+    def log_prob(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None, per_dim: bool = False
+    ) -> Tensor:
+        self.check_input(x, y, c)
         x = x.to(self.device)
-        per_d = categorical_log_prob(self.logits(x, y), x)
+        per_d = categorical_log_prob(self._logits(x, y, c), x)
         return per_d if per_dim else per_d.flatten(1).sum(1)
 
     @torch.no_grad()
@@ -90,6 +118,7 @@ class AutoregressiveModel(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -119,14 +148,14 @@ class AutoregressiveModel(GenerativeModel):
         was_training = self.training
         self.eval()  # dropout off: sample the model's distribution, not a random sub-network
         try:
-            x, mask, y = self.prepare_sampling(n, y, known, mask)
+            x, mask, y = self.prepare_sampling(n, y, known, mask, c)
             u = self._uniforms(n, generator)
-            cache = None if method == "naive" else self.incremental_sampler(n, y)
+            cache = None if method == "naive" else self._cache(n, y, c)
             if cache is None and method == "cached":
                 raise UnsupportedError(
                     f"{self.name} has no cached sampler; use method='naive' (or 'auto')"
                 )
-            return self._sample_loop(x, mask, y, u, cache)
+            return self._sample_loop(x, mask, y, u, cache, c)
         finally:
             self.train(was_training)
 
@@ -137,8 +166,10 @@ class AutoregressiveModel(GenerativeModel):
         y: Tensor | None,
         u: Tensor,
         cache: IncrementalSampler | None,
+        cond: Tensor | None = None,
     ) -> Tensor:
-        """Fill the sub-pixels of ``x`` not in ``mask`` in generation order, in place."""
+        """Fill the sub-pixels of ``x`` not in ``mask`` in generation order, in place (``cond``:
+        the conditioning images of an image-conditional model)."""
         c_count, height, width = self.shape
         for i in range(height):
             for j in range(width):
@@ -147,7 +178,7 @@ class AutoregressiveModel(GenerativeModel):
                     if cache is not None:
                         logits = cache.logits(x, i, j, c)  # every sub-pixel, to keep caches full
                     elif bool(todo.any()):
-                        logits = self.logits(x, y)[:, :, c, i, j]
+                        logits = self._logits(x, y, cond)[:, :, c, i, j]
                     else:
                         continue
                     drawn = inverse_cdf_sample(logits, u[:, c, i, j])
@@ -184,9 +215,11 @@ class LogisticMixtureModel(AutoregressiveModel):
         x_int = x_int.clamp_(0, self.levels - 1)
         return logistic_mixture_logits(self.mixture_params(x, y), x_int, self.levels)
 
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+    def log_prob(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None, per_dim: bool = False
+    ) -> Tensor:
         """As the base class, from the mixture directly (no ``levels``-way table)."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         x = x.to(self.device).long()
         per_d = logistic_mixture_log_prob(self.mixture_params(self.scale(x), y), x, self.levels)
         return per_d if per_dim else per_d.flatten(1).sum(1)

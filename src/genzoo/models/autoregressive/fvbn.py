@@ -156,23 +156,27 @@ class FullyVisibleBeliefNetwork(AutoregressiveModel):
         x_int = torch.round((x.detach() + 1.0) * ((self.levels - 1) / 2.0)).long()
         return self.logits(x_int.clamp_(0, self.levels - 1), y)
 
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+    def log_prob(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None, per_dim: bool = False
+    ) -> Tensor:
         """Exact ``log p(x)`` ``[B]`` of the mixture (nats); ``per_dim`` needs raster orders."""
         if self.raster:
-            return super().log_prob(x, y, per_dim=per_dim)
+            return super().log_prob(x, y, c=c, per_dim=per_dim)
         if per_dim:
             raise UnsupportedError(
                 f"this {self.name} mixes components in non-raster orders; per-sub-pixel "
                 "raster conditionals are intractable, only the total log_prob is exact"
             )
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         _, picked = self.component_log_probs(x.to(self.device).long(), y)
         return torch.logsumexp(picked.sum(-1), 0) - math.log(self.num_components)
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """NLL per sub-pixel; in training mode of :meth:`training_log_prob` (one component or
         a random order per batch with agnostic training), in eval mode of the mixture."""
-        log_p = self.training_log_prob(x, y) if self.training else self.log_prob(x, y)
+        log_p = self.training_log_prob(x, y) if self.training else self.log_prob(x, y, c=c)
         nll = -log_p.mean()
         per_dim = nll / self.num_dims
         return {
@@ -188,6 +192,7 @@ class FullyVisibleBeliefNetwork(AutoregressiveModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -204,7 +209,7 @@ class FullyVisibleBeliefNetwork(AutoregressiveModel):
         was_training = self.training
         self.eval()
         try:
-            x, mask, y = self.prepare_sampling(n, y, known, mask)
+            x, mask, y = self.prepare_sampling(n, y, known, mask, c)
             u = to_sequence(self._uniforms(n, generator))
             device = generator.device if generator is not None else torch.device("cpu")
             component = torch.randint(

@@ -53,6 +53,9 @@ class Autoencoder(GenerativeModel):
     """
 
     density = "none"
+    completion = "encode-decode"
+    has_features = True
+    reconstructs = True
 
     def __init__(
         self,
@@ -103,8 +106,11 @@ class Autoencoder(GenerativeModel):
         """Pixel-likelihood parameters ``[B, P, H, W]`` of codes ``z [B, code_dim]``."""
         return self.decoder(z.to(self.dtype), y)
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """``-log p(x | f(x))`` per sub-pixel (``loss``) and per image (``reconstruction_nats``)."""
+        self.check_condition(c, x.shape[0])
         z = self.encode(x, y)
         nll = -self.likelihood.log_prob(self.decode(z, y), x).mean()
         if self.training:
@@ -144,9 +150,11 @@ class Autoencoder(GenerativeModel):
         return self.code_second_moment.double() - torch.outer(mean, mean)
 
     # ------------------------------------------------------------------ the contract
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+    def log_prob(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None, per_dim: bool = False
+    ) -> Tensor:
         """No likelihood: always raises :class:`UnsupportedError` (after checking ``x``)."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         raise UnsupportedError(
             f"{self.name} is a deterministic autoencoder (density='none'): it has no log_prob. "
             "For a likelihood with the same networks use vae; loss() gives the reconstruction "
@@ -154,8 +162,9 @@ class Autoencoder(GenerativeModel):
         )
 
     @torch.no_grad()
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """The code ``f(x)``, ``[B, code_dim]`` (it sees ``y`` in a conditional model)."""
+        self.check_condition(c, x.shape[0])
         was_training = self.training
         self.eval()
         try:
@@ -164,8 +173,9 @@ class Autoencoder(GenerativeModel):
             self.train(was_training)
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def reconstruct(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """The decoder's per-sub-pixel mean of ``p(x | f(x))``, rounded: ``[B, C, H, W]``."""
+        self.check_condition(c, x.shape[0])
         params = self.decode(self.encode(x, y), y)
         return self.likelihood.mean(params).round().long().clamp_(0, self.levels - 1)
 
@@ -175,6 +185,7 @@ class Autoencoder(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -183,7 +194,7 @@ class Autoencoder(GenerativeModel):
 
         With ``known``/``mask``: the clamped encode-decode heuristic (module docstring).
         """
-        x, full_mask, y = self.prepare_sampling(n, y, known, mask)
+        x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
         was_training = self.training
         self.eval()
         try:

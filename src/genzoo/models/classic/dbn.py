@@ -90,6 +90,9 @@ class DBN(GenerativeModel):
     """
 
     density = "bound"
+    per_dim_log_prob = False
+    completion = "gibbs"
+    has_features = True
     binary_only = True
     #: the RBM being trained sees the raw weights below it and ``tied_init`` copies them: an
     #: exponential average would give the saved model lower layers that do not match
@@ -170,13 +173,15 @@ class DBN(GenerativeModel):
         new.visible_bias.copy_(below.hidden_bias)
         new.hidden_bias.copy_(below.visible_bias)
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Training mode: the CD/PCD surrogate of the current RBM on an up-pass sample of ``x``
         (global RNG) plus its metrics and ``layer`` (1-based); advances the schedule by one step.
         Eval mode: the negative bound per sub-pixel (``nll_nats``, ``bits_per_dim``)."""
         if not self.training:
-            return super().loss(x, y)
-        self.check_input(x, y)
+            return super().loss(x, y, c=c)
+        self.check_input(x, y, c)
         layer = self.current_layer
         if self.tied_init and layer > 0 and int(self.trained_steps) == layer * self.steps_per_layer:
             self._tie(layer)
@@ -198,6 +203,7 @@ class DBN(GenerativeModel):
         x: Tensor,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         per_dim: bool = False,
         samples: int | None = None,
         generator: torch.Generator | None = None,
@@ -216,7 +222,7 @@ class DBN(GenerativeModel):
                 "a DBN's bound is defined for whole images; there are no per-sub-pixel "
                 "conditionals (per_dim=True)"
             )
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         depth = self.layers_trained
         top = self.rbms[depth - 1]
         if depth == 1:  # one RBM: its own log-likelihood (exact log Z or AIS)
@@ -296,6 +302,7 @@ class DBN(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -307,7 +314,7 @@ class DBN(GenerativeModel):
         top = self.rbms[depth - 1]
         if depth == 1:
             return top.sample(n, y, generator=generator, known=known, mask=mask, steps=steps)
-        x, full_mask, y = self.prepare_sampling(n, y, known, mask)
+        x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
         if known is None:
             h = top.flat(top.sample(n, y, generator=generator, steps=steps))
             return self._down(h, y, depth, generator).long().view(n, *self.shape)
@@ -322,9 +329,9 @@ class DBN(GenerativeModel):
         return v.long().view(n, *self.shape)
 
     @torch.no_grad()
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """Mean-field up-pass to the top hidden layer: ``p(h_L = 1 | ...)``, ``[B, top units]``."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         h = self.rbms[0].flat(x)
         for rbm in self.rbms[: self.layers_trained]:
             h = rbm.hidden_probs(h, y)

@@ -72,6 +72,7 @@ class GaussianMixture(MixtureModel):
     """
 
     density = "bound"
+    per_dim_log_prob = False
 
     def __init__(
         self,

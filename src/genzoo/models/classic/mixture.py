@@ -10,7 +10,7 @@ classifier*: ``p(y | x) = pi_y p(x | y) / sum_c pi_c p(x | c)`` (:meth:`MixtureM
 predict_proba`); with one component per class and per-pixel categoricals it is naive Bayes.
 Unconditional models are the case ``G = 1``.
 
-Every parameter is a buffer (no gradients): these models set ``trained_by_fit`` and the training
+Every parameter is a buffer (no gradients): these models declare ``procedure = "fit"`` and the
 engine calls :meth:`MixtureModel.fit`, which runs the subclass's EM (``_fit_groups``) on all
 groups in lockstep — iteration ``t`` updates every class's mixture — so one row of metrics is
 one iteration. Subclasses define the hooks ``component_log_prob``, ``_fit_groups``,
@@ -49,7 +49,10 @@ class MixtureModel(GenerativeModel):
     Buffers: ``log_class_prior [G]``, ``log_weights [G, K]``, ``fitted []`` (0/1).
     """
 
-    trained_by_fit = True
+    procedure = "fit"
+    completion = "exact-conditional"
+    has_features = True
+    classifies = True
 
     def __init__(
         self,
@@ -120,11 +123,13 @@ class MixtureModel(GenerativeModel):
         return prior + self.component_log_prob(self.flat(x))
 
     @torch.no_grad()
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+    def log_prob(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None, per_dim: bool = False
+    ) -> Tensor:
         """``log p(x)`` (``log p(x | y)`` for a conditional model) in nats, float64 ``[B]``."""
         if per_dim:
             return self.log_prob_per_dim(x, y)
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         group = self._group(y, x.shape[0])
         comp = self.component_log_prob(self.flat(x))[torch.arange(x.shape[0]), group]
         return (self.log_weights.double()[group] + comp).logsumexp(-1)
@@ -164,13 +169,13 @@ class MixtureModel(GenerativeModel):
         return self.predict_log_proba(x).argmax(-1)
 
     @torch.no_grad()
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """Log-responsibilities ``log p(g, k | x)`` over every (class, component): ``[B, G*K]``.
 
         ``y`` is ignored: the posterior runs over the classes too, so the features never see
         the label (fit for a linear probe).
         """
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         joint = self.joint_log_prob(x).flatten(1)
         return (joint - joint.logsumexp(-1, keepdim=True)).float()
 
@@ -181,6 +186,7 @@ class MixtureModel(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -189,7 +195,7 @@ class MixtureModel(GenerativeModel):
 
         With ``known``/``mask``: the unknown sub-pixels given the known ones (see the model).
         """
-        x, full_mask, y = self.prepare_sampling(n, y, known, mask)
+        x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
         group = self._group(y, n)
         if known is not None:
             out = self._complete(group, self.flat(x), full_mask.reshape(n, -1), generator)
@@ -199,9 +205,11 @@ class MixtureModel(GenerativeModel):
         return self._sample_components(group, component, generator).view(n, *self.shape)
 
     # ------------------------------------------------------------------ fitting
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Negative log-likelihood metrics (no gradients: these models are fitted by EM)."""
-        out = super().loss(x, y)
+        out = super().loss(x, y, c=c)
         return {k: v.detach().float() for k, v in out.items()}
 
     def fit(
@@ -209,6 +217,7 @@ class MixtureModel(GenerativeModel):
         x: Tensor,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         max_iter: int | None = None,
         callback: Callback | None = None,
@@ -219,7 +228,7 @@ class MixtureModel(GenerativeModel):
         training ``nll_nats`` (per image), ``bits_per_dim``, ``loss`` (nats per sub-pixel) and
         the model's extras (e.g. the penalised ``objective`` that MAP-EM never lowers).
         """
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         max_iter = self.max_iter if max_iter is None else int(max_iter)
         if max_iter < 1:
             raise ConfigError(f"max_iter must be a positive integer, got {max_iter}")

@@ -112,6 +112,10 @@ class RBM(GenerativeModel):
     """
 
     density = "estimate"
+    per_dim_log_prob = False
+    completion = "gibbs"
+    has_features = True
+    reconstructs = True
     binary_only = True
 
     def __init__(
@@ -198,13 +202,15 @@ class RBM(GenerativeModel):
         return v
 
     # ------------------------------------------------------------------ training
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """CD/PCD surrogate (see the module docstring) with monitoring metrics.
 
         Returns ``{"loss", "free_energy_gap", "reconstruction_error", "pseudo_bits_per_dim"}``;
         in eval mode ``loss`` is the pseudo-likelihood estimate in nats per sub-pixel.
         """
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         # free energies are sums over hundreds of units: differences need fp32, not bf16
         with torch.autocast(self.weight.device.type, enabled=False):
             return self._loss(self.flat(x), self._labels(y, x.shape[0]))
@@ -387,6 +393,7 @@ class RBM(GenerativeModel):
         x: Tensor,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         per_dim: bool = False,
         log_z: Tensor | None = None,
         generator: torch.Generator | None = None,
@@ -403,7 +410,7 @@ class RBM(GenerativeModel):
                 "an RBM has no per-sub-pixel conditionals: log p(x) = -F(x) - log Z is only "
                 "defined for whole images"
             )
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         log_z = self.log_partition(generator) if log_z is None else log_z
         labels = self._labels(y, x.shape[0])
         v = self.flat(x).double()
@@ -419,6 +426,7 @@ class RBM(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -428,7 +436,7 @@ class RBM(GenerativeModel):
 
         With ``known``/``mask`` the known sub-pixels are clamped at every sweep.
         """
-        x, full_mask, y = self.prepare_sampling(n, y, known, mask)
+        x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
         known_v = self.flat(x)
         clamp = (known_v, full_mask.reshape(n, -1)) if known is not None else None
         v = bernoulli(torch.full_like(known_v, 0.5), generator)
@@ -439,15 +447,15 @@ class RBM(GenerativeModel):
         return v.long().view(n, *self.shape)
 
     @torch.no_grad()
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """Hidden probabilities ``p(h = 1 | x)``, ``[B, H]`` (use the class's biases if given)."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         return self.hidden_probs(self.flat(x), y)
 
     @torch.no_grad()
-    def reconstruct(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def reconstruct(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """Mean-field reconstruction ``p(v = 1 | p(h = 1 | x))`` thresholded at 0.5."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         probs = self.visible_probs(self.hidden_probs(self.flat(x), y), y)
         return (probs > 0.5).long().view(x.shape[0], *self.shape)
 

@@ -136,7 +136,11 @@ class AdversarialModel(GenerativeModel):
 
     density: ClassVar[str] = "none"
     #: the training engine runs the alternating two-player update for these models
-    adversarial: ClassVar[bool] = True
+    procedure: ClassVar[str] = "adversarial"
+    completion: ClassVar[str | None] = "latent-optimisation"
+    latent: ClassVar[str | None] = "generator"
+    has_features: ClassVar[bool] = True
+    gaussian_latent: ClassVar[bool] = True
     #: training settings the CLI uses unless flags say otherwise (the paper's Adam settings)
     train_defaults: ClassVar[dict[str, Any]] = {
         "lr": 2e-4,
@@ -184,6 +188,24 @@ class AdversarialModel(GenerativeModel):
     def generator_input_dim(self) -> int:
         """Input size of the generator's body: ``latent_dim`` (+ ``class_dim`` if conditional)."""
         return self.latent_dim + (0 if self.num_classes is None else self.class_dim)
+
+    # ------------------------------------------------------------------ training procedure
+    def players(self) -> list[nn.Module]:
+        """``[discriminator, generator]``: each gets its own optimiser (in this order)."""
+        players = [self.discriminator, self.generator]
+        owned = {id(p) for part in players for p in part.parameters()}
+        stray = [n for n, p in self.named_parameters() if id(p) not in owned]
+        if stray:
+            raise ConfigError(
+                f"{self.name}: parameters {', '.join(stray)} belong to neither the generator "
+                "nor the discriminator, so no optimiser would train them; move them into one"
+            )
+        return players
+
+    @property
+    def batches_per_step(self) -> int:
+        """``critic_steps`` discriminator batches per (generator) step."""
+        return self.critic_steps
 
     # ------------------------------------------------------------------ the two networks
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -234,18 +256,21 @@ class AdversarialModel(GenerativeModel):
         return level.clamp(0, self.levels - 1).long()
 
     @torch.no_grad()
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """Discriminator features ``phi(x)`` ``[B, F]`` of integer images (bin centres).
 
         ``phi`` never sees the label (a conditional model's projection only enters the score), so
         ``y`` is optional even for a conditional model, and unused.
         """
+        self.check_condition(c, x.shape[0])
         self.check_input(x, self.default_labels(x.shape[0]) if y is None else y)
         centre = (x.to(self.device, self.dtype) + 0.5) * (2.0 / self.levels) - 1.0
         return self.discriminator.features(centre)
 
     # ------------------------------------------------------------------ the two players' losses
-    def discriminator_loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def discriminator_loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """The discriminator's objective on real ``x`` and as many fresh generated images.
 
         Args:
@@ -257,6 +282,7 @@ class AdversarialModel(GenerativeModel):
             gradients. ``d_accuracy`` thresholds at 0 (``wasserstein``: at the midpoint of the
             two mean scores).
         """
+        self.check_condition(c, x.shape[0])
         real = self.dequantize(x)
         with torch.no_grad():
             fake = self.generate(self.sample_latent(x.shape[0]), y)
@@ -276,33 +302,40 @@ class AdversarialModel(GenerativeModel):
         (grad,) = torch.autograd.grad(self.critic(mixed, y).sum(), mixed, create_graph=True)
         return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
-    def generator_loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def generator_loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """The generator's objective on ``x.shape[0]`` fresh samples (labels ``y``).
 
         Only the batch size and labels of ``x`` are used. The discriminator gets gradients too;
         the training engine clears them before its next discriminator step.
         """
+        self.check_condition(c, x.shape[0])
         d_fake = self.critic(self.generate(self.sample_latent(x.shape[0]), y), y)
         objective = generator_objective(d_fake, self.loss_type)
         return {"loss": objective, "g_loss": objective.detach()}
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Held-out metrics for periodic evaluation: both players' objectives on ``x``.
 
         ``"loss"`` is the discriminator's objective without the penalty (GANs are trained by
         the engine's alternating update, which calls :meth:`discriminator_loss` and
         :meth:`generator_loss`; this dict is for monitoring only).
         """
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         with torch.no_grad():
             g = self.generator_loss(x, y)
         d = self.discriminator_loss(x, y)
         return {**d, "loss": d["loss"] - d["gradient_penalty"], "g_loss": g["g_loss"]}
 
     # ------------------------------------------------------------------ the contract
-    def log_prob(self, x: Tensor, y: Tensor | None = None, *, per_dim: bool = False) -> Tensor:
+    def log_prob(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None, per_dim: bool = False
+    ) -> Tensor:
         """GANs define no likelihood: always raises :class:`UnsupportedError` (after checking x)."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         raise UnsupportedError(
             f"{self.name} is an implicit model (density='none') and has no log_prob; estimate "
             "a continuous-space likelihood with genzoo.evaluation.evaluate_ais (annealed "
@@ -318,6 +351,7 @@ class AdversarialModel(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -332,7 +366,7 @@ class AdversarialModel(GenerativeModel):
         their perceptual term). This is *not* sampling from ``p(unknown | known)`` — a GAN has no
         tractable conditional — only the generator's best explanation; known pixels are kept.
         """
-        x, full_mask, y = self.prepare_sampling(n, y, known, mask)
+        x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
         was_training = self.training
         self.eval()
         try:

@@ -60,6 +60,12 @@ class LatentVariableModel(GenerativeModel):
     """
 
     density = "bound"
+    bound_estimator = "iwae"
+    per_dim_log_prob = False
+    completion = "pseudo-gibbs"
+    latent = "encoder"
+    has_features = True
+    reconstructs = True
     #: sweeps of the pseudo-Gibbs chain used for completion
     completion_steps: ClassVar[int] = 20
     #: whether ``q(z | x)`` is a proper density we sample from (False for VQ-VAE's argmin code),
@@ -103,9 +109,9 @@ class LatentVariableModel(GenerativeModel):
         raise NotImplementedError
 
     @torch.no_grad()
-    def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """:meth:`embed` flattened: ``[B, F]`` (the posterior mean for ``vae``/``iwae``)."""
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         return self.embed(x.to(self.device), y).flatten(1)
 
     # -------------------------------------------------------------- decoding
@@ -265,6 +271,7 @@ class LatentVariableModel(GenerativeModel):
         x: Tensor,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         per_dim: bool = False,
         k: int = DEFAULT_K,
         generator: torch.Generator | None = None,
@@ -273,6 +280,7 @@ class LatentVariableModel(GenerativeModel):
 
         Without a ``generator`` one seeded with 0 is used, so repeated calls agree.
         """
+        self.check_condition(c, x.shape[0])
         if per_dim:
             raise UnsupportedError(
                 f"{self.name} has no per-sub-pixel log-likelihood (its log_prob is a bound on "
@@ -282,7 +290,9 @@ class LatentVariableModel(GenerativeModel):
             generator = torch.Generator().manual_seed(0)
         return self.iwae_bound(x, y, k, generator=generator)
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """The training objective per sub-pixel: the negative ELBO, or the negative IWAE bound.
 
         With ``train_samples == 1`` (VAE): ``-(E_q[log p(x|z)] - beta KL)``, ``beta`` weighting
@@ -293,6 +303,7 @@ class LatentVariableModel(GenerativeModel):
         ``elbo`` (the mean of ``log w_i``, same samples) and ``bits_per_dim`` of the IWAE bound.
         Both ``bits_per_dim`` are upper bounds on the true bits/dim.
         """
+        self.check_condition(c, x.shape[0])
         scale = 1.0 / (self.num_dims * math.log(2))
         if self.train_samples > 1:
             log_w = self.log_weights(x, y, self.train_samples)
@@ -322,6 +333,7 @@ class LatentVariableModel(GenerativeModel):
         n: int,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
         known: Tensor | None = None,
         mask: Tensor | None = None,
@@ -334,7 +346,7 @@ class LatentVariableModel(GenerativeModel):
         was_training = self.training
         self.eval()
         try:
-            given, full_mask, y = self.prepare_sampling(n, y, known, mask)
+            given, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
             z = self.sample_prior(n, y, generator)
             x = self.likelihood.sample(self.decoder_params(z, y), generator)
             if known is None:

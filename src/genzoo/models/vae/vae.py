@@ -49,6 +49,9 @@ class VAE(LatentVariableModel):
         beta: weight of the KL term in the loss (1: the ELBO).
     """
 
+    #: one latent vector with prior N(0, I): AIS of the decoder applies
+    gaussian_latent = True
+
     def __init__(
         self,
         *,

@@ -289,13 +289,16 @@ class VQVAE(LatentVariableModel):
         bound = self.log_weights(x, y, 1, generator=generator)[0]
         return bound.to(torch.promote_types(self.dtype, torch.float32))
 
-    def loss(self, x: Tensor, y: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(
+        self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """The joint objective per sub-pixel (module docstring); updates the codebook in training.
 
         Metrics (per image, nats): ``elbo`` (the bound), ``reconstruction`` =
         ``log p(x | z_q)``, ``prior_nll`` = ``-log p(z)``, ``commitment`` (the weighted term),
         ``perplexity`` of the batch's code usage, and ``bits_per_dim`` of the bound.
         """
+        self.check_condition(c, x.shape[0])
         x, y = self._inputs(x, y, 1)
         z_e = self._encode(x)
         codes, z_st = self.quantise(z_e)

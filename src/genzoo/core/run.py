@@ -1,0 +1,216 @@
+"""A run folder: the one place that knows a run's file names.
+
+``genzoo train`` writes a run into a folder; everything else (``eval``, ``sample``, ``compare``,
+the benchmarks, the HTML report) finds its parts through :class:`RunFolder`:
+
+=========================  ======================================================================
+``config.json``,           the trained model (:func:`genzoo.load_model`,
+``model.safetensors``      :mod:`genzoo.core.artifact`)
+``checkpoint.pt``          optimiser, EMA, RNG and progress for ``--resume`` (tensors only)
+``train_config.json``      the recipe, the data and the hardware it ran on
+``data.json``              how to load the data again (name, levels, size, task)
+``metrics.csv``, ``tb/``   the training curves (one row per logged step; TensorBoard)
+``metrics.json``           the final evaluation (:class:`~genzoo.core.metrics.RunMetrics`)
+``samples.png`` ...        the figures of the final evaluation
+``evaluations/NAME/``      evaluations on other data or with other settings (never the run's own)
+``.lock``                  present while a process trains into the folder (its pid and host)
+=========================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from genzoo.core.artifact import CONFIG_NAME, WEIGHTS_NAME
+from genzoo.core.atomic import atomic_write_json
+from genzoo.core.metrics import RunMetrics, read_metrics
+from genzoo.errors import GenzooError, ModelError, TrainingError
+
+
+class RunFolder:
+    """The files of one run (nothing is read or created until asked)."""
+
+    CHECKPOINT = "checkpoint.pt"
+    TRAIN_CONFIG = "train_config.json"
+    DATA_SPEC = "data.json"
+    METRICS_CSV = "metrics.csv"
+    METRICS_JSON = "metrics.json"
+    TENSORBOARD = "tb"
+    SAMPLES_PNG = "samples.png"
+    COMPLETION_PNG = "completion.png"
+    RECONSTRUCTION_PNG = "reconstruction.png"
+    EVALUATIONS = "evaluations"
+    LOCK = ".lock"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def model_config(self) -> Path:
+        return self.path / CONFIG_NAME
+
+    @property
+    def weights(self) -> Path:
+        return self.path / WEIGHTS_NAME
+
+    @property
+    def train_config(self) -> Path:
+        return self.path / self.TRAIN_CONFIG
+
+    @property
+    def data_spec(self) -> Path:
+        return self.path / self.DATA_SPEC
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / self.METRICS_CSV
+
+    @property
+    def metrics_json(self) -> Path:
+        return self.path / self.METRICS_JSON
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / self.TENSORBOARD
+
+    def figure(self, name: str) -> Path:
+        """Path of a figure of the final evaluation (``samples.png``, ...)."""
+        return self.path / name
+
+    def evaluation(self, name: str) -> RunFolder:
+        """The folder of an evaluation named ``name`` (other data or settings)."""
+        if not name or "/" in name or name in (".", ".."):
+            raise GenzooError(f"an evaluation name must be a plain folder name, got {name!r}")
+        return RunFolder(self.path / self.EVALUATIONS / name)
+
+    # ------------------------------------------------------------------ state
+    def holds_run(self) -> bool:
+        """A training run (or a saved model) is already in the folder."""
+        return self.checkpoint.exists() or self.model_config.exists()
+
+    def holds_model(self) -> bool:
+        return self.model_config.is_file() and self.weights.is_file()
+
+    # ------------------------------------------------------------------ reading and writing
+    def read_metrics(self) -> RunMetrics:
+        """The final evaluation (:class:`RunMetrics`); :class:`ModelError` when absent."""
+        return read_metrics(self.metrics_json)
+
+    def write_metrics(self, metrics: RunMetrics) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return atomic_write_json(self.metrics_json, metrics.to_dict())
+
+    def read_json(self, path: Path) -> dict[str, Any]:
+        """A JSON object of the run; :class:`ModelError` naming the file when unreadable."""
+        try:
+            payload = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ModelError(
+                f"{self.path} has no {path.name}; is it a genzoo run folder?"
+            ) from None
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(
+                f"{path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); restore it or "
+                "train the run again"
+            ) from None
+        if not isinstance(payload, dict):
+            raise ModelError(f"{path} is damaged (not a JSON object); restore it")
+        return payload
+
+    def read_train_config(self) -> dict[str, Any]:
+        return self.read_json(self.train_config)
+
+    def read_data_spec(self) -> dict[str, Any] | None:
+        """How the run's data was loaded, or ``None`` when the folder does not record it."""
+        if not self.data_spec.is_file():
+            return None
+        return self.read_json(self.data_spec)
+
+    def write_data_spec(self, spec: dict[str, Any]) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return atomic_write_json(self.data_spec, spec)
+
+    # ------------------------------------------------------------------ one writer at a time
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock while training into it.
+
+        The lock file names the owner's pid and host. A second process refuses with a message
+        naming the first; a lock whose owner on this host is gone (a crash, ``kill -9``) is
+        stale and taken over.
+
+        Raises:
+            TrainingError: another live process holds the lock.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path / self.LOCK
+        mine = {"pid": os.getpid(), "host": socket.gethostname()}
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = _read_lock(path)
+                if owner is not None and _alive(owner):
+                    raise TrainingError(
+                        f"{self.path} is being trained into by process {owner.get('pid')} on "
+                        f"{owner.get('host')}; wait for it to finish, stop it, or choose another "
+                        "--out"
+                    ) from None
+                path.unlink(missing_ok=True)  # stale: its owner is gone
+                continue
+            with os.fdopen(fd, "w") as handle:
+                json.dump(mine, handle)
+            break
+        else:  # pragma: no cover - another process took the stale lock between our two tries
+            raise TrainingError(f"{self.path} is locked by another process; try again")
+        try:
+            yield
+        finally:
+            if _read_lock(path) == mine:
+                path.unlink(missing_ok=True)
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        owner = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) else None
+
+
+def _alive(owner: dict[str, Any]) -> bool:
+    """Whether the lock's owner still runs (on another host we cannot tell: assume it does)."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        pid = int(owner.get("pid", -1))
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
