@@ -116,14 +116,14 @@ def test_eval_skips_sample_quality_on_request(ar_run):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--quality-samples", "1"], "--quality-samples must be at least 2"),
-        (["--quality-reference", "0"], "--quality-reference must be at least 2"),
+        (["--quality-samples", "1"], "--quality-samples must be None or an integer >= 2"),
+        (["--quality-reference", "0"], "--quality-reference must be an integer >= 2"),
         (["--feature-network", "lenet"], "invalid choice"),
         (["--inception-weights", "w.pth"], "needs --feature-network inception"),
-        (["--parzen", "--parzen-samples", "0"], "--parzen-samples must be positive"),
-        (["--ais", "--ais-sigma", "abc"], "--ais-sigma must be a positive number"),
-        (["--ais", "--ais-sigma", "0.1,-1"], "--ais-sigma must be a positive number"),
-        (["--ais", "--ais-steps", "0"], "--ais-steps must be positive"),
+        (["--parzen", "--parzen-samples", "0"], "--parzen-samples must be an integer >= 1"),
+        (["--ais", "--ais-sigma", "abc"], "--ais-sigma: expected a comma list of float"),
+        (["--ais", "--ais-sigma", "0.1,-1"], "--ais-sigma must be a list of at least 1"),
+        (["--ais", "--ais-steps", "0"], "--ais-steps must be an integer >= 1"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(gan_run, flags, message, capsys):

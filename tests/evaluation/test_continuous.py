@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 import genzoo
+from genzoo.core.run import RunFolder
 from genzoo.data import load_dataset
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, UnsupportedError
@@ -26,8 +27,9 @@ from genzoo.evaluation import (
     to_unit_cube,
 )
 from genzoo.evaluation.ais import gaussian_observation_log_likelihood, linear_gaussian_log_marginal
-from genzoo.evaluation.continuous import UNITS, VALIDATION_SEED, held_out_images
+from genzoo.evaluation.continuous import UNITS, VALIDATION_SEED
 from genzoo.evaluation.parzen import select_bandwidth
+from genzoo.evaluation.run_evaluation import held_out_split
 from genzoo.evaluation.sample_quality import subset
 from genzoo.training.evaluate import split_validation
 from tests.models.tiny import tiny_model
@@ -210,15 +212,16 @@ def test_parzen_scores_test_images_with_a_bandwidth_from_training_images():
 
 def test_held_out_images_are_the_runs_validation_split(tmp_path: Path):
     data = load_dataset("digits")
-    assert held_out_images(tmp_path, data) is None  # no run here
+    run = RunFolder(tmp_path)
+    assert held_out_split(run, data) is None  # no run here
     config = {"train_config": {"validation": 0, "seed": 3}}
     (tmp_path / "train_config.json").write_text(json.dumps(config))
-    assert held_out_images(tmp_path, data) is None  # nothing held out
+    assert held_out_split(run, data) is None  # nothing held out
     config["train_config"]["validation"] = 120
     (tmp_path / "train_config.json").write_text(json.dumps(config))
-    images, labels = held_out_images(tmp_path, data)
+    held = held_out_split(run, data)
     expected = split_validation(data, 120, 3)[1]
-    assert torch.equal(images, expected.test) and torch.equal(labels, expected.test_labels)
+    assert torch.equal(held.x, expected.test) and torch.equal(held.y, expected.test_labels)
 
 
 def test_bad_arguments():

@@ -1,20 +1,20 @@
-"""Helpers shared by the sub-commands: flags generated from dataclasses and signatures, run dirs."""
+"""Helpers shared by the sub-commands: flags generated from dataclasses and signatures, the data
+a run uses, its model and its evaluation recipe."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import inspect
-import json
+import os
+import sys
 import types
 import typing
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
-
-DATA_SPEC_NAME = "data.json"
 
 
 def flag(name: str) -> str:
@@ -36,6 +36,18 @@ def _parser_for(annotation: Any) -> tuple[Callable[[str], Any] | None, bool]:
 
             return optional, False
         return None, False
+    if origin is tuple and typing.get_args(annotation)[-1:] == (Ellipsis,):
+        item = typing.get_args(annotation)[0]
+
+        def comma_list(text: str) -> tuple:
+            try:
+                return tuple(item(part) for part in text.split(",") if part.strip())
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"expected a comma list of {item.__name__} values, got {text!r}"
+                ) from None
+
+        return comma_list, False
     if annotation is bool:
         return None, True
     if annotation in (int, float, str):
@@ -76,12 +88,42 @@ def add_typed_arguments(
             )
 
 
-def dataclass_params(cls: type) -> dict[str, tuple[Any, Any, str]]:
+def dataclass_params(cls: type, exclude: typing.Iterable[str] = ()) -> dict[str, tuple]:
+    """``name -> (annotation, default, help, choices)`` of a recipe dataclass's fields."""
     hints = typing.get_type_hints(cls)
     return {
-        f.name: (hints[f.name], f.default, f.metadata.get("help", ""), f.metadata.get("choices"))
+        f.name: (
+            hints[f.name],
+            _shown(f.default),
+            f.metadata.get("help", ""),
+            f.metadata.get("choices"),
+        )
         for f in dataclasses.fields(cls)
+        if f.name not in exclude
     }
+
+
+def _shown(default: Any) -> Any:
+    if isinstance(default, tuple):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default)
+    return default
+
+
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser, cls: type, exclude: typing.Iterable[str] = ()
+) -> None:
+    """One flag per field of ``cls``, in the argument groups its fields' metadata name."""
+    params = dataclass_params(cls, exclude)
+    groups: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in params:
+            title = f.metadata.get("group")
+            target = (
+                parser
+                if title is None
+                else groups.setdefault(title, parser.add_argument_group(title))
+            )
+            add_typed_arguments(target, {f.name: params[f.name]})
 
 
 def docstring_args(doc: str | None) -> dict[str, str]:
@@ -123,6 +165,9 @@ def picked(args: argparse.Namespace, names: typing.Iterable[str]) -> dict[str, A
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """``--data`` and how to load it; ``--task`` and its options (:mod:`genzoo.data.tasks`)."""
+    from genzoo.data.tasks import TASKS, task_option_fields
+
     parser.add_argument(
         "--data",
         required=required,
@@ -135,13 +180,46 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> No
     parser.add_argument(
         "--no-download", dest="download", action="store_false", help="never download data"
     )
+    group = parser.add_argument_group("task: (condition, target) pairs made from the images")
+    group.add_argument(
+        "--task",
+        choices=TASKS.names(),
+        default=None,
+        help="condition every image on a conditioning image made from it, for image-conditional "
+        "models (`genzoo tasks`)",
+    )
+    fields = task_option_fields()
+    hints: dict[str, Any] = {}
+    for _, cls in TASKS.items():
+        hints.update(typing.get_type_hints(cls))
+    add_typed_arguments(
+        group,
+        {n: (hints[n], f.default, f.metadata.get("help", ""), None) for n, f in fields.items()},
+    )
 
 
 def data_spec(args: argparse.Namespace) -> dict[str, Any]:
-    return {"name": args.data, "levels": args.levels, "size": args.size, "root": args.data_root}
+    """What ``data.json`` records: the dataset, how it was loaded, and the task, if any."""
+    from genzoo.data.tasks import make_task, task_option_fields
+
+    options = picked(args, task_option_fields())
+    task = getattr(args, "task", None)
+    if task is None and options:
+        shown = ", ".join(flag(n) for n in options)
+        raise GenzooError(f"{shown} is an option of a task; pass --task too (`genzoo tasks`)")
+    spec: dict[str, Any] = {
+        "name": args.data,
+        "levels": args.levels,
+        "size": args.size,
+        "root": args.data_root,
+    }
+    if task is not None:
+        spec["task"] = make_task(task, **options).to_dict()  # validated, defaults recorded
+    return spec
 
 
 def load_data(spec: dict[str, Any], download: bool = True):
+    """The :class:`~genzoo.data.Dataset` a data spec names (with its task applied)."""
     from genzoo.data import load_dataset
 
     return load_dataset(
@@ -150,249 +228,66 @@ def load_data(spec: dict[str, Any], download: bool = True):
         size=spec.get("size"),
         root=spec.get("root"),
         download=download,
+        task=spec.get("task"),
     )
 
 
-def save_data_spec(out: Path, spec: dict[str, Any]) -> None:
-    from genzoo.evaluation.run_evaluation import write_json
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / DATA_SPEC_NAME, spec)  # atomic: every rank of a ddp run writes the same
-
-
-def run_data(run_dir: Path, args: argparse.Namespace):
-    """The dataset a run was trained on (``data.json``), unless ``--data`` overrides it."""
+def run_data(run: RunFolder, args: argparse.Namespace):
+    """``(dataset, own)``: the data a run was trained on (``data.json``), unless ``--data``
+    names other data; ``own`` says whether it is the run's own data."""
+    saved = run.read_data_spec()
     if getattr(args, "data", None):
-        return load_data(data_spec(args), args.download)
-    spec_file = run_dir / DATA_SPEC_NAME
-    if not spec_file.is_file():
-        raise GenzooError(f"{run_dir} has no {DATA_SPEC_NAME}; pass --data to name the dataset")
-    return load_data(json.loads(spec_file.read_text()), getattr(args, "download", True))
+        spec = data_spec(args)
+        if spec.get("task") is None and saved is not None and saved.get("task") is not None:
+            spec["task"] = saved["task"]  # the model needs the conditions it was trained on
+        return load_data(spec, args.download), saved is not None and spec == saved
+    if getattr(args, "task", None) is not None:
+        raise GenzooError("--task needs --data: the run's own data already has its task")
+    if saved is None:
+        raise GenzooError(f"{run.path} has no {run.DATA_SPEC}; pass --data to name the dataset")
+    return load_data(saved, getattr(args, "download", True)), True
 
 
-def load_run_model(run_dir: str):
+def evaluation_name(spec: dict[str, Any]) -> str:
+    """A folder name for an evaluation on other data: ``mnist``, ``folder-photos-size16``."""
+    text = str(spec["name"]).replace(":", "-").replace("/", "-").strip("-.") or "data"
+    for key in ("levels", "size"):
+        if spec.get(key) is not None:
+            text += f"-{key}{spec[key]}"
+    return text
+
+
+def load_run_model(run_dir: str | os.PathLike[str]):
     from genzoo.models import load_model
 
-    return load_model(Path(run_dir))
+    return load_model(RunFolder(run_dir).path)
 
 
 def add_seed_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
 
 
-def add_bound_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--iwae-k`` and ``--iwae-images``: the IWAE bound of latent-variable models.
+def add_eval_arguments(parser: argparse.ArgumentParser, exclude: typing.Iterable[str] = ()) -> None:
+    """The flags of :class:`~genzoo.evaluation.config.EvalConfig` (all but ``exclude``)."""
+    from genzoo.evaluation.config import EvalConfig
 
-    (Not ``--k``: that is the training-sample hyper-parameter of ``iwae`` and others.)
-    """
-    from genzoo.evaluation.run_evaluation import DEFAULT_IWAE_IMAGES
-    from genzoo.models.vae.base import DEFAULT_K
-
-    parser.add_argument(
-        "--iwae-k",
-        type=int,
-        default=DEFAULT_K,
-        help=f"importance samples of latent-variable models' IWAE bound (default: {DEFAULT_K})",
-    )
-    parser.add_argument(
-        "--iwae-images",
-        type=int,
-        default=DEFAULT_IWAE_IMAGES,
-        help="first N test images for the IWAE bound, 0 for all; it costs k decoder passes per "
-        f"image (default: {DEFAULT_IWAE_IMAGES})",
-    )
+    add_dataclass_arguments(parser, EvalConfig, exclude)
 
 
-def bound_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``evaluate_run`` keywords from :func:`add_bound_arguments` flags, validated."""
-    if args.iwae_k < 1:
-        raise GenzooError(f"--iwae-k must be positive, got {args.iwae_k}")
-    if args.iwae_images < 0:
-        raise GenzooError(f"--iwae-images must be >= 0 (0: all), got {args.iwae_images}")
-    return {"k": args.iwae_k, "iwae_images": args.iwae_images or None}
+def eval_config(args: argparse.Namespace, **fixed: Any):
+    """The :class:`~genzoo.evaluation.config.EvalConfig` of the flags given (and ``fixed``)."""
+    from genzoo.evaluation.config import EvalConfig
+
+    names = [f.name for f in dataclasses.fields(EvalConfig)]
+    return EvalConfig.from_options(**{**picked(args, names), **fixed})
 
 
-def add_quality_arguments(parser: argparse.ArgumentParser, *, default: str) -> None:
-    """Flags of the sample-quality evaluation (:func:`genzoo.evaluation.evaluate_sample_quality`).
-
-    ``default`` says, for ``--help``, when it runs without ``--[no-]sample-quality``.
-    """
-    from genzoo.evaluation.features import FEATURE_NETWORKS
-    from genzoo.evaluation.sample_quality import DEFAULT_REFERENCE
-
-    group = parser.add_argument_group(
-        "sample quality (FID, KID, precision/recall, density/coverage)"
-    )
-    group.add_argument(
-        "--sample-quality",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=f"compare samples with the test images on a feature network, next to the floor of "
-        f"real training images (default: {default})",
-    )
-    group.add_argument(
-        "--quality-samples",
-        type=int,
-        metavar="N",
-        default=None,
-        help="generated images (default: as many as reference images). Autoregressive 28x28 "
-        "models draw ~15-60 images/s on one thread: 10,000 take 3-12 minutes",
-    )
-    group.add_argument(
-        "--quality-reference",
-        type=int,
-        metavar="N",
-        default=None,
-        help="most test images in the reference set, a fixed seeded subset when the test set is "
-        f"larger (default: {DEFAULT_REFERENCE})",
-    )
-    group.add_argument(
-        "--feature-network",
-        choices=FEATURE_NETWORKS,
-        default=None,
-        help="classifier: a small CNN trained on the dataset's labels, cached under "
-        "~/.cache/genzoo ($GENZOO_CACHE); inception: InceptionV3 from a local weights file "
-        "(default: classifier)",
-    )
-    group.add_argument(
-        "--inception-weights",
-        default=None,
-        metavar="PATH",
-        help="InceptionV3 weights file of torch-fidelity (default: <cache>/inception/...)",
-    )
+def is_first_process() -> bool:
+    """Rank 0 of a distributed run (ddp re-runs the command once per rank), or a plain run."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
-def quality_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``evaluate_run`` keywords from :func:`add_quality_arguments` flags, validated.
-
-    Any of the count or feature-network flags asks for sample quality (unless
-    ``--no-sample-quality`` says otherwise).
-    """
-    from genzoo.evaluation.sample_quality import DEFAULT_REFERENCE
-
-    if args.quality_samples is not None and args.quality_samples < 2:
-        raise GenzooError(f"--quality-samples must be at least 2, got {args.quality_samples}")
-    if args.quality_reference is not None and args.quality_reference < 2:
-        raise GenzooError(f"--quality-reference must be at least 2, got {args.quality_reference}")
-    if args.inception_weights is not None and args.feature_network != "inception":
-        raise GenzooError("--inception-weights needs --feature-network inception")
-    given = (args.quality_samples, args.quality_reference, args.feature_network)
-    asked = args.sample_quality
-    if asked is None and any(value is not None for value in given):
-        asked = True
-    feature_options = {}
-    if args.inception_weights is not None:
-        feature_options["weights_path"] = args.inception_weights
-    quality = {
-        "num_samples": args.quality_samples,
-        "num_reference": args.quality_reference or DEFAULT_REFERENCE,
-        "features": args.feature_network or "classifier",
-        "feature_options": feature_options,
-    }
-    return {"sample_quality": asked, "quality": quality}
-
-
-def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of the continuous-space likelihood estimates (Parzen windows, AIS)."""
-    from genzoo.evaluation import continuous as c
-
-    group = parser.add_argument_group(
-        "likelihood estimates for models without a density (nats/image on [0, 1]^D, not "
-        "comparable with bits/dim)"
-    )
-    group.add_argument(
-        "--parzen",
-        action="store_true",
-        help="Parzen-window estimate (Goodfellow et al. 2014); bandwidth chosen on held-out "
-        "training images; known to be unreliable (Theis et al. 2016)",
-    )
-    group.add_argument(
-        "--ais",
-        action="store_true",
-        help="annealed importance sampling of the decoder with a Gaussian observation model "
-        "(Wu et al. 2017): GANs and VAEs with one N(0, I) latent; a stochastic lower bound",
-    )
-    counts = {
-        "--parzen-samples": (c.PARZEN_SAMPLES, "model samples of the Parzen window"),
-        "--ais-images": (c.AIS_IMAGES, "first test images scored by AIS"),
-        "--ais-steps": (c.AIS_STEPS, "annealing steps; raise until the estimate stops rising"),
-        "--ais-chains": (c.AIS_CHAINS, "chains per image"),
-    }
-    for name, (default, text) in counts.items():
-        group.add_argument(
-            name, type=int, default=default, metavar="N", help=f"{text} (default: {default})"
-        )
-    group.add_argument(
-        "--ais-sigma",
-        metavar="SIGMA[,SIGMA...]",
-        default=",".join(f"{s:g}" for s in c.AIS_SIGMAS),
-        help="observation standard deviation on [0, 1], or a comma list to choose from on "
-        f"held-out training images (default: {','.join(f'{s:g}' for s in c.AIS_SIGMAS)})",
-    )
-
-
-def estimator_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``evaluate_run`` keywords ``parzen`` / ``ais`` from :func:`add_estimator_arguments`."""
-    out: dict[str, Any] = {"parzen": None, "ais": None}
-    if args.parzen:
-        if args.parzen_samples < 1:
-            raise GenzooError(f"--parzen-samples must be positive, got {args.parzen_samples}")
-        out["parzen"] = {"num_samples": args.parzen_samples}
-    if args.ais:
-        for name in ("ais_images", "ais_steps", "ais_chains"):
-            if getattr(args, name) < 1:
-                raise GenzooError(f"{flag(name)} must be positive, got {getattr(args, name)}")
-        try:
-            sigmas = [float(s) for s in args.ais_sigma.split(",") if s.strip()]
-        except ValueError:
-            sigmas = []
-        if not sigmas or not all(0 < s < float("inf") for s in sigmas):
-            raise GenzooError(
-                f"--ais-sigma must be a positive number or a comma list of them, got "
-                f"{args.ais_sigma!r}"
-            )
-        out["ais"] = {
-            "num_images": args.ais_images,
-            "steps": args.ais_steps,
-            "chains": args.ais_chains,
-            "sigma": sigmas[0] if len(sigmas) == 1 else sigmas,
-        }
-    return out
-
-
-def prepare_sample_quality(
-    options: dict[str, Any], default: bool, dataset: Any, say: Callable[[str], None]
-) -> None:
-    """Decide whether sample quality runs and load its feature network now, before slow work.
-
-    ``options`` are :func:`quality_options`' (updated in place): ``sample_quality`` None (no
-    flag) becomes ``default``; the network is loaded (trained and cached on first use, which
-    ``say`` reports) so that a missing label set or weights file fails before training or
-    sampling. When sample quality was not asked for explicitly, such a failure only skips it.
-    """
-    from genzoo.errors import ConfigError
-    from genzoo.evaluation.features import load_features
-
-    asked = options["sample_quality"]
-    enabled = default if asked is None else asked
-    quality = options["quality"]
-    feature_options = quality.pop("feature_options", {})
-    if enabled:
-        try:
-            network = load_features(quality["features"], dataset, **feature_options)
-        except ConfigError as exc:
-            if asked:
-                raise
-            say(f"sample quality skipped: {exc}")
-            enabled = False
-        else:
-            quality["features"] = network
-            info = network.info
-            if not info.get("cached", True):
-                accuracy = info.get("test_accuracy")
-                shown = "no test labels" if accuracy is None else f"test accuracy {accuracy:.3f}"
-                say(
-                    f"trained the feature network {network.name} in {info['train_seconds']:.0f} s "
-                    f"({shown}), cached in {info['path']}"
-                )
-    options["sample_quality"] = enabled
+def say(text: str) -> None:
+    """A progress note on stderr, from the first process only."""
+    if is_first_process():
+        print(text, file=sys.stderr)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from genzoo.apps import COMPLETION_MASKS
 from genzoo.cli.common import add_data_arguments, add_seed_argument, load_run_model, run_data
+from genzoo.core.run import RunFolder
+from genzoo.errors import GenzooError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from genzoo.apps import completion_mask, completion_rows, save_grid
 
     model = load_run_model(args.run_dir)
-    dataset = run_data(Path(args.run_dir), args)
+    if model.capabilities.completion is None:
+        raise GenzooError(
+            f"{model.name} cannot complete images (its capabilities: "
+            f"{model.capabilities.describe()})"
+        )
+    dataset, _ = run_data(RunFolder(args.run_dir), args)
     n = max(1, min(args.n, dataset.test.shape[0]))
     images = dataset.test[:n]
     y = None if model.num_classes is None else dataset.test_labels[:n]

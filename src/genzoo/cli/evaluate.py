@@ -9,28 +9,27 @@
 * On request, continuous-space likelihood estimates for models without a density: ``--parzen``
   (any model) and ``--ais`` (GANs and VAEs with one Gaussian latent), in nats per image on
   ``[0, 1]^D`` — not comparable with bits/dim.
+
+On the run's own data the results replace the run's ``metrics.json`` and figures; on other data
+(``--data``) they go to ``DIR/evaluations/NAME/`` and the run's own results stay as they are.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from genzoo.cli.common import (
-    add_bound_arguments,
     add_data_arguments,
-    add_estimator_arguments,
-    add_quality_arguments,
-    add_seed_argument,
-    bound_options,
-    estimator_options,
+    add_eval_arguments,
+    data_spec,
+    eval_config,
+    evaluation_name,
     load_run_model,
-    prepare_sample_quality,
-    quality_options,
     run_data,
+    say,
 )
-from genzoo.errors import GenzooError
+from genzoo.cli.printing import print_metrics
+from genzoo.core.run import RunFolder
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,37 +37,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate a trained model",
         description="Evaluate the model in DIR on its dataset's test images and rewrite "
-        "DIR/metrics.json, samples.png and completion.png.",
+        "DIR/metrics.json, samples.png and completion.png; on other data (--data), write "
+        "DIR/evaluations/NAME/ instead.",
     )
     p.add_argument("run_dir", metavar="DIR", help="run directory written by `genzoo train`")
     add_data_arguments(p, required=False)
-    add_seed_argument(p)
-    p.add_argument("--num-samples", type=int, default=64, help="samples in samples.png")
-    p.add_argument("--batch-size", type=int, default=256, help="evaluation batch size")
-    add_bound_arguments(p)
-    add_quality_arguments(p, default="on")
-    add_estimator_arguments(p)
+    add_eval_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.cli.train import print_metrics
     from genzoo.evaluation import evaluate_run
+    from genzoo.evaluation.config import load_quality_network
+    from genzoo.evaluation.run_evaluation import held_out_split
 
-    if args.batch_size < 1:
-        raise GenzooError(f"--batch-size must be positive, got {args.batch_size}")
-    options = {**bound_options(args), **quality_options(args), **estimator_options(args)}
-    model = load_run_model(args.run_dir)
-    dataset = run_data(Path(args.run_dir), args)
-    prepare_sample_quality(options, True, dataset, lambda text: print(text, file=sys.stderr))
-    metrics = evaluate_run(
-        model,
-        dataset,
-        args.run_dir,
-        seed=args.seed,
-        num_samples=args.num_samples,
-        batch_size=args.batch_size,
-        **options,
-    )
+    config = eval_config(args)
+    run = RunFolder(args.run_dir)
+    model = load_run_model(run.path)
+    dataset, own = run_data(run, args)
+    out = run if own else run.evaluation(evaluation_name(data_spec(args)))
+    if not own:
+        say(f"other data than the run's own: writing to {out.path}")
+    # `genzoo eval` scores the samples of every model by default
+    features = load_quality_network(config, True, dataset, say)
+    config.sample_quality = features is not None
+    held = held_out_split(run, dataset) if own and (config.parzen or config.ais) else None
+    metrics = evaluate_run(model, dataset, out.path, config, features=features, held_out=held)
+    if not own:
+        out.write_data_spec(data_spec(args))
     print_metrics(metrics)
     return 0

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from genzoo.cli.common import add_data_arguments, add_seed_argument, load_run_model, run_data
+from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".png":
         raise GenzooError(f"--out must end in .png, got {args.out}")
     model = load_run_model(args.run_dir)
-    if not hasattr(model, "interpolate") and hasattr(model, "latent_walk"):
+    if model.capabilities.latent == "generator":
         # no encoder (a GAN): walk between random latents instead of test images
         generator = torch.Generator().manual_seed(args.seed)
         grid = latent_walk_rows(model, args.pairs, steps=args.steps, generator=generator)
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             "random latent along great circles)"
         )
         return 0
-    dataset = run_data(Path(args.run_dir), args)
+    dataset, _ = run_data(RunFolder(args.run_dir), args)
     n = dataset.test.shape[0]
     if n < 2:
         raise GenzooError("the test split needs at least two images to interpolate between")

@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from genzoo.models import available_models, get_model_class, hyperparameters
+    from genzoo.models.capabilities import capabilities
 
     names = available_models()
     width = max(map(len, names))
@@ -20,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
         summary = (cls.__doc__ or "").strip().splitlines()[0]
         params = ", ".join(f"{k}={p.default!r}" for k, p in hyperparameters(name).items())
         print(f"{name:<{width}}  density={cls.density:<5}  {summary}")
+        print(f"{'':<{width}}  can: {capabilities(cls).describe()}")
         if params:
             print(f"{'':<{width}}  hyper-parameters: {params}")
     return 0

@@ -19,6 +19,7 @@ from genzoo.cli.common import (
     load_run_model,
     run_data,
 )
+from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
 
@@ -65,7 +66,7 @@ def load_source(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.max_train is not None and args.max_train < 3:
         raise GenzooError(f"--max-train must be at least 3, got {args.max_train}")
     if args.run_dir is not None:
-        return load_run_model(args.run_dir), run_data(Path(args.run_dir), args)
+        return load_run_model(args.run_dir), run_data(RunFolder(args.run_dir), args)[0]
     if not args.data:
         raise GenzooError("pass a run directory, or --data NAME for the pixel baselines alone")
     return None, load_data(data_spec(args), args.download)
@@ -73,9 +74,9 @@ def load_source(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def write_result(path: str | None, result: dict[str, Any]) -> None:
     if path:
-        from genzoo.evaluation.run_evaluation import write_json
+        from genzoo.core.atomic import atomic_write_json
 
-        print(f"wrote {write_json(Path(path), result)}")
+        print(f"wrote {atomic_write_json(Path(path), result)}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,10 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", type=int, default=None, help="class for a conditional model")
     p.add_argument(
         "--method",
-        choices=("auto", "cached", "naive"),
         default="auto",
-        help="autoregressive sampler: cached (fast, per-layer caches), naive (a full pass per "
-        "sub-pixel; same images) or auto (cached when the model has it; default)",
+        help="how to draw, among the model's sampling methods (`genzoo models`): e.g. cached "
+        "(fast, per-layer caches) or naive (a full pass per sub-pixel; same images) for "
+        "autoregressive models; auto (default) takes the model's first",
     )
     add_seed_argument(p)
     p.set_defaults(run=run)
@@ -43,13 +43,16 @@ def run(args: argparse.Namespace) -> int:
         if model.num_classes is None:
             raise GenzooError("--label needs a class-conditional model")
         y = torch.full((args.n,), args.label, dtype=torch.long)
-    from genzoo.models.autoregressive.base import AutoregressiveModel
-
     kwargs = {}
     if args.method != "auto":
-        if not isinstance(model, AutoregressiveModel):
-            raise GenzooError(f"--method applies to autoregressive models, not {model.name}")
-        kwargs["method"] = args.method
+        methods = model.capabilities.sampling_methods
+        if args.method not in methods:
+            raise GenzooError(
+                f"{model.name} samples by {', '.join(methods) or 'one method'}, not "
+                f"--method {args.method}; drop the flag or choose one of those"
+            )
+        if len(methods) > 1:  # a model with one method draws only that way
+            kwargs["method"] = args.method
     generator = torch.Generator().manual_seed(args.seed)
     samples = model.sample(args.n, y, generator=generator, **kwargs)
     if out.suffix.lower() == ".png":

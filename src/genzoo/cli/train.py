@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from genzoo.cli.common import (
-    add_bound_arguments,
     add_data_arguments,
-    add_quality_arguments,
+    add_eval_arguments,
     add_typed_arguments,
-    bound_options,
     data_spec,
     dataclass_params,
+    eval_config,
+    is_first_process,
     load_data,
     picked,
-    prepare_sample_quality,
-    quality_options,
-    save_data_spec,
+    say,
     signature_params,
 )
+from genzoo.cli.printing import print_metrics
+from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 from genzoo.models.registry import get_model_class
+
+#: evaluation options that follow the training recipe's (one seed, one batch size per run)
+SHARED_WITH_TRAINING = ("seed", "batch_size")
 
 
 def register(sub: argparse._SubParsersAction, argv: Sequence[str]) -> None:
@@ -43,10 +44,8 @@ def register(sub: argparse._SubParsersAction, argv: Sequence[str]) -> None:
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATA)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--conditional", action="store_true", help="class-conditional on the labels")
-    p.add_argument("--num-samples", type=int, default=64, help="samples in samples.png")
-    add_bound_arguments(p)
-    add_quality_arguments(p, default="on for models without a density (GANs), off otherwise")
     add_typed_arguments(p.add_argument_group("training"), dataclass_params(TrainConfig))
+    add_eval_arguments(p, exclude=SHARED_WITH_TRAINING)
     name = model_name(argv)
     if name is not None:
         group = p.add_argument_group(f"{name} hyper-parameters")
@@ -67,15 +66,10 @@ def model_name(argv: Sequence[str]) -> str | None:
     return name
 
 
-def say(text: str) -> None:
-    """Progress note on stderr, from the first process only (ddp re-runs this command per rank)."""
-    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
-        print(text, file=sys.stderr)
-
-
 def run(args: argparse.Namespace) -> int:
     from genzoo.evaluation import evaluate_run
-    from genzoo.models import create_model, load_model
+    from genzoo.evaluation.config import load_quality_network
+    from genzoo.evaluation.run_evaluation import held_out_split
     from genzoo.training import TrainConfig, train
 
     hparams = picked(args, getattr(args, "hparam_names", ()))
@@ -89,44 +83,27 @@ def run(args: argparse.Namespace) -> int:
         say(f"{args.model}'s recommended training settings (override with the flags): {shown}")
     config = TrainConfig.recommended(args.model, **flags)
     config.validate()  # fail before any data is loaded or file written
-    evaluation = {**bound_options(args), **quality_options(args)}
+    evaluation = eval_config(args, seed=config.seed)
+    spec = data_spec(args)
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
-    out = Path(args.out or f"runs/{args.model}-{data_name}")
+    run_folder = RunFolder(args.out or f"runs/{args.model}-{data_name}")
+    out = run_folder.path
     if args.resume:
-        if hparams:
-            raise GenzooError(
-                "--resume continues a run with its saved hyper-parameters; drop "
-                f"{', '.join(sorted(hparams))}"
-            )
-        model = load_model(out).float()
-        if model.name != args.model:
-            raise GenzooError(f"{out} holds a {model.name} run, not {args.model}")
-    elif (out / "checkpoint.pt").exists() or (out / "config.json").exists():
+        model = resumed_model(run_folder, args.model, hparams)
+    elif run_folder.holds_run():
         raise GenzooError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
-    dataset = load_data(data_spec(args), args.download)
+    dataset = load_data(spec, args.download)
     say(f"data: {dataset.describe()}")
     if not args.resume:
-        num_classes = None
-        if args.conditional:
-            if dataset.num_classes is None:
-                raise GenzooError(f"{dataset.name} has no labels; drop --conditional")
-            num_classes = dataset.num_classes
-        import torch
-
-        torch.manual_seed(config.seed)  # the initial weights follow --seed too
-        model = create_model(
-            args.model,
-            shape=dataset.shape,
-            levels=dataset.levels,
-            num_classes=num_classes,
-            **hparams,
-        )
-    if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
-        # the feature network now, so that a problem with it shows before training
-        prepare_sample_quality(evaluation, model.density == "none", dataset, say)
-    save_data_spec(out, data_spec(args))
+        model = new_model(args, dataset, config.seed, hparams)
+    features = None
+    if is_first_process():  # the feature network now, so that a problem with it shows first
+        no_density = not model.capabilities.has_density  # then sample quality is on by default
+        features = load_quality_network(evaluation, no_density, dataset, say)
+        evaluation.sample_quality = features is not None
+    run_folder.write_data_spec(spec)
     n_params = sum(p.numel() for p in model.parameters())
     say(f"model: {args.model} ({n_params:,} parameters) -> {out}")
     result = train(model, dataset, config, out, resume=args.resume)
@@ -146,99 +123,57 @@ def run(args: argparse.Namespace) -> int:
             f"{best['loss']:.4f}{shown} on {config.validation} held-out training images",
             file=sys.stderr,
         )
-    metrics = evaluate_run(
-        model, dataset, out, seed=config.seed, num_samples=args.num_samples, **evaluation
-    )
+    held = held_out_split(run_folder, dataset) if evaluation.parzen or evaluation.ais else None
+    metrics = evaluate_run(model, dataset, out, evaluation, features=features, held_out=held)
     print_metrics(metrics)
     return 0
 
 
-def print_metrics(metrics: dict) -> None:
-    test = metrics.get("test")
-    if test and "bound" not in metrics:
-        kind = "" if test["density"] == "exact" else f" ({test['density']})"
-        print(
-            f"test NLL{kind}: {test['nll_nats']:.2f} nats/image, "
-            f"{test['bits_per_dim']:.4f} bits/dim "
-            f"(uniform: {metrics['uniform_bits_per_dim']:.2f}) on {test['num_images']} images"
-        )
-    bound = metrics.get("bound")
-    if bound:
-        elbo, iwae, paired = bound["elbo"], bound["iwae"], bound["elbo_on_iwae_images"]
-        print(
-            f"test ELBO: {-elbo['nll_nats']:.2f} nats/image = {elbo['bits_per_dim']:.4f} bits/dim "
-            f"(reconstruction {bound['reconstruction_nats']:.2f}, KL {bound['kl_nats']:.2f} "
-            f"nats) on {elbo['num_images']} images"
-        )
-        print(
-            f"test IWAE bound (k={bound['k']}): {iwae['bits_per_dim']:.4f} bits/dim on the first "
-            f"{iwae['num_images']} images (ELBO there: {paired['bits_per_dim']:.4f})"
-        )
-    if "test_accuracy" in metrics:
-        print(
-            f"test accuracy (generative classifier, Bayes' rule): {metrics['test_accuracy']:.4f} "
-            f"on {metrics['num_test_images']} images"
-        )
-    print_estimates(metrics)
-    for key in ("samples_png", "completion_png", "reconstruction_png"):
-        if key in metrics:
-            print(f"wrote {metrics[key]}")
+def new_model(args: argparse.Namespace, dataset, seed: int, hparams: dict):
+    """A freshly initialised ``args.model`` for ``dataset`` (its labels with ``--conditional``,
+    its conditions with ``--task``); the initial weights follow ``--seed``."""
+    import torch
+
+    from genzoo.models import create_model
+
+    num_classes = None
+    if args.conditional:
+        if dataset.num_classes is None:
+            raise GenzooError(f"{dataset.name} has no labels; drop --conditional")
+        num_classes = dataset.num_classes
+    torch.manual_seed(seed)
+    return create_model(
+        args.model,
+        shape=dataset.shape,
+        levels=dataset.levels,
+        num_classes=num_classes,
+        condition_shape=dataset.condition_shape,
+        condition_levels=dataset.condition_levels,
+        **hparams,
+    )
 
 
-def print_estimates(metrics: dict) -> None:
-    """Sample quality (one line per metric group) and the continuous-space likelihood estimates."""
-    quality = metrics.get("sample_quality")
-    if quality:
-        net, fake, floor = quality["feature_network"], quality["samples"], quality["floor"]
-        accuracy = net.get("test_accuracy")
-        shown = "" if accuracy is None else f", test accuracy {accuracy:.3f}"
-        key = f" [{net['key']}]" if net.get("key") else ""
-        print(
-            f"sample quality: {fake['num_fake']} samples vs {fake['num_real']} test images, "
-            f"features {net['name']}{key}{shown}; floor: {floor['num_fake']} training images "
-            "vs the same test images"
+def resumed_model(run: RunFolder, name: str, hparams: dict):
+    """The model saved in ``run``, to continue training it.
+
+    Hyper-parameter flags repeated with their saved values are accepted (the natural move after
+    an interruption is the same command with ``--resume``); a *different* value is refused,
+    naming it and both values.
+    """
+    from genzoo.models import load_model
+
+    model = load_model(run.path).float()
+    if model.name != name:
+        raise GenzooError(f"{run.path} holds a {model.name} run, not {name}")
+    saved = model.config
+    changed = {k: v for k, v in hparams.items() if k in saved and saved[k] != v}
+    if changed:
+        shown = ", ".join(
+            f"--{k.replace('_', '-')} {v!r} (the run has {saved[k]!r})"
+            for k, v in sorted(changed.items())
         )
-        print(f"  FID {fake['fid']:.3f} (floor {floor['fid']:.3f})")
-        size = fake["kid_subset_size"]
-        subsets = (
-            "all images"  # every subset holds every image: one value
-            if size >= max(fake["num_real"], fake["num_fake"])
-            else f"{fake['kid_subsets']} subsets of {min(size, fake['num_real'], fake['num_fake'])}"
+        raise GenzooError(
+            f"--resume continues a run with its saved hyper-parameters; {shown}: drop the flag "
+            "or train a new run with another --out"
         )
-        print(
-            f"  KID {fake['kid']:.4f} ± {fake['kid_std']:.4f} (floor {floor['kid']:.4f} ± "
-            f"{floor['kid_std']:.4f}; {subsets})"
-        )
-        print(
-            f"  precision {fake['precision']:.3f}, recall {fake['recall']:.3f} (floor "
-            f"{floor['precision']:.3f}, {floor['recall']:.3f}; k={fake['k_pr']})"
-        )
-        print(
-            f"  density {fake['density']:.3f}, coverage {fake['coverage']:.3f} (floor "
-            f"{floor['density']:.3f}, {floor['coverage']:.3f}; k={fake['k_dc']})"
-        )
-        if "label_agreement" in quality:
-            floor_agree = quality.get("floor_label_agreement")
-            tail = "" if floor_agree is None else f" (floor {floor_agree:.3f})"
-            agree = quality["label_agreement"]
-            print(f"  samples classified as their requested class: {agree:.3f}{tail}")
-    parzen = metrics.get("parzen")
-    if parzen:
-        edge = ", at the edge of the grid" if parzen["sigma_at_grid_edge"] else ""
-        print(
-            f"Parzen-window log-density (unreliable: Theis et al. 2016): "
-            f"{parzen['log_density_mean']:.2f} ± {parzen['log_density_sem']:.2f} nats/image on "
-            f"{parzen['num_test']} test images, {parzen['num_samples']} samples, bandwidth "
-            f"{parzen['sigma']:.3g}{edge} chosen on {parzen['num_validation']} training images; "
-            "continuous density on [0, 1]^D, not comparable with bits/dim"
-        )
-    ais = metrics.get("ais")
-    if ais:
-        edge = ", at the edge of the grid" if ais["sigma_at_grid_edge"] else ""
-        print(
-            f"AIS log-likelihood (stochastic lower bound): {ais['log_likelihood_mean']:.2f} ± "
-            f"{ais['log_likelihood_sem']:.2f} nats/image on the first {ais['num_images']} test "
-            f"images, sigma {ais['sigma']:g}{edge}, {ais['steps']} steps x {ais['chains']} chains "
-            f"(acceptance {ais['acceptance']:.2f}); Gaussian observation model on [0, 1]^D, "
-            "not comparable with bits/dim"
-        )
+    return model

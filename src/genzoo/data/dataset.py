@@ -130,6 +130,9 @@ class Dataset:
         """Whether every image comes with a conditioning image (a task was applied)."""
         return self.train_condition is not None
 
+    def __str__(self) -> str:
+        return self.describe()
+
     def describe(self) -> str:
         """One line: name, split sizes, shape, levels, classes and source."""
         c, h, w = self.shape
@@ -171,9 +174,6 @@ class Split:
     x: torch.Tensor
     y: torch.Tensor | None = None
     c: torch.Tensor | None = None
-
-    def __str__(self) -> str:
-        return self.describe()
 
 
 def _check_images(

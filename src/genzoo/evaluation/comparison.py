@@ -21,17 +21,16 @@ the GANs and the autoencoder) are listed apart.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from genzoo.core.metrics import Estimate, RunMetrics
+from genzoo.core.run import RunFolder
 from genzoo.errors import ConfigError, ModelError
-from genzoo.models.base import CONFIG_NAME
 
-METRICS_NAME = "metrics.json"
 #: metrics that must agree between runs for their numbers to share a table
 SPLIT_KEYS = ("dataset", "levels", "shape", "num_test_images")
 SUMMARY_KEYS = ("bits_per_dim", "bits_per_dim_stderr", "nll_nats", "nll_nats_stderr")
@@ -41,56 +40,35 @@ MEANINGS = {
 }
 
 
-def _read_metrics(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / METRICS_NAME
-    if not path.is_file():
-        raise ModelError(
-            f"{run_dir} has no {METRICS_NAME}; evaluate it first with `genzoo eval {run_dir}`"
-        )
-    try:
-        metrics = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelError(
-            f"{path} is not valid JSON ({exc}); re-run `genzoo eval {run_dir}`"
-        ) from None
-    missing = [k for k in (*SPLIT_KEYS, "model", "density") if k not in metrics]
-    if missing:
-        raise ModelError(
-            f"{path} lacks {', '.join(missing)}; it was written by an older genzoo: re-run "
-            f"`genzoo eval {run_dir}`"
-        )
-    return metrics
-
-
-def _estimate(run_dir: Path, metrics: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _estimate(run: RunFolder, metrics: RunMetrics) -> tuple[Estimate, str]:
     """The test NLL summary covering every test image, and what it is."""
-    n = int(metrics["num_test_images"])
-    bound = metrics.get("bound")
+    n = metrics.num_test_images
+    bound = metrics.bound
     if bound is not None:
-        if int(bound["iwae_images"]) == n:
-            return bound["iwae"], f"IWAE k={bound['k']}"
-        return bound["elbo"], f"ELBO (IWAE on {bound['iwae_images']} only)"
-    test = metrics.get("test")
+        if bound.iwae_images == n:
+            return bound.iwae, f"IWAE k={bound.k}"
+        return bound.elbo, f"ELBO (IWAE on {bound.iwae_images} only)"
+    test = metrics.test
     if test is None:
-        raise ModelError(f"{run_dir}/{METRICS_NAME} has no test likelihood; run `genzoo eval`")
-    if int(test["num_images"]) != n:
+        raise ModelError(f"{run.path}/{run.METRICS_JSON} has no test likelihood; run `genzoo eval`")
+    if test.num_images != n:
         raise ConfigError(
-            f"{run_dir}: the test likelihood covers {test['num_images']} of the {n} test "
-            f"images; re-evaluate it on all of them with `genzoo eval {run_dir}`"
+            f"{run.path}: the test likelihood covers {test.num_images} of the {n} test "
+            f"images; re-evaluate it on all of them with `genzoo eval {run.path}`"
         )
     return test, ""
 
 
-def _conditional(run_dir: Path) -> bool:
+def _conditional(run: RunFolder) -> bool:
     """Whether the run's model is class-conditional (its ``config.json`` has ``num_classes``)."""
-    try:
-        meta = json.loads((run_dir / CONFIG_NAME).read_text())
-        return meta["config"].get("num_classes") is not None
-    except (OSError, ValueError, KeyError, AttributeError):
+    meta = run.read_json(run.model_config)
+    config = meta.get("config")
+    if not isinstance(config, dict):
         raise ModelError(
-            f"{run_dir} has no readable {CONFIG_NAME}; pass run directories written by "
-            "`genzoo train`"
-        ) from None
+            f"{run.path} has no readable {run.model_config.name}; pass run directories written "
+            "by `genzoo train`"
+        )
+    return config.get("num_classes") is not None
 
 
 def density_comparison(run_dirs: Iterable[str | os.PathLike[str]]) -> dict[str, Any]:
@@ -113,30 +91,31 @@ def density_comparison(run_dirs: Iterable[str | os.PathLike[str]]) -> dict[str, 
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
         raise ConfigError("pass at least one run directory")
-    runs = [(d, _read_metrics(d)) for d in dirs]
+    runs = [(RunFolder(d), RunFolder(d).read_metrics()) for d in dirs]
     # the test images' fingerprint, when every run recorded it (runs evaluated since it exists)
-    keys = (*SPLIT_KEYS, "test_sha256") if all("test_sha256" in m for _, m in runs) else SPLIT_KEYS
-    reference = {k: runs[0][1][k] for k in keys}
+    fingerprinted = all(m.test_sha256 is not None for _, m in runs)
+    keys = (*SPLIT_KEYS, "test_sha256") if fingerprinted else SPLIT_KEYS
+    reference = {k: getattr(runs[0][1], k) for k in keys}
     rows, no_density = [], []
-    for run_dir, metrics in runs:
-        split = {k: metrics[k] for k in keys}
+    for run, metrics in runs:
+        split = {k: getattr(metrics, k) for k in keys}
         if split != reference:
             diff = "; ".join(
                 f"{k} {split[k]!r} vs {reference[k]!r}" for k in keys if split[k] != reference[k]
             )
             raise ConfigError(
-                f"{run_dir} was evaluated on a different test split than {dirs[0]} ({diff}); "
+                f"{run.path} was evaluated on a different test split than {dirs[0]} ({diff}); "
                 "a bits/dim table only compares runs on the same dataset, levels, size and "
                 "test images: compare them in separate tables"
             )
-        if metrics["density"] == "none":
-            no_density.append({"model": metrics["model"], "run": str(run_dir)})
+        if metrics.density == "none":
+            no_density.append({"model": metrics.model, "run": str(run.path)})
             continue
-        summary, estimate = _estimate(run_dir, metrics)
+        summary, estimate = _estimate(run, metrics)
         rows.append(
-            {"model": metrics["model"], "run": str(run_dir), "density": metrics["density"]}
-            | {"estimate": estimate, "conditional": _conditional(run_dir)}
-            | {k: summary[k] for k in SUMMARY_KEYS}
+            {"model": metrics.model, "run": str(run.path), "density": metrics.density}
+            | {"estimate": estimate, "conditional": _conditional(run)}
+            | {k: getattr(summary, k) for k in SUMMARY_KEYS}
         )
     rows.sort(key=lambda r: r["bits_per_dim"])
     return {

@@ -37,11 +37,9 @@ sums over all levels). Parzen costs one distance per (test image, sample) pair: 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -80,24 +78,6 @@ AIS_VALIDATION = 5
 def to_unit_cube(x: Tensor, levels: int) -> Tensor:
     """Integer images ``[N, C, H, W]`` in ``[0, K)`` -> float64 ``[N, D]``: ``(x + 1/2) / K``."""
     return (x.reshape(x.shape[0], -1).to(torch.float64) + 0.5) / levels
-
-
-def held_out_images(run_dir: str | Path, dataset: Dataset) -> tuple[Tensor, Tensor | None] | None:
-    """``(images, labels)`` a run held out with ``--validation N`` (never trained on), or ``None``.
-
-    Read from the run's ``train_config.json``; the same seeded split the training used.
-    """
-    from genzoo.training.evaluate import split_validation
-
-    path = Path(run_dir) / "train_config.json"
-    if not path.is_file():
-        return None
-    config = json.loads(path.read_text()).get("train_config", {})
-    count = int(config.get("validation", 0) or 0)
-    if count <= 0 or count >= dataset.train.shape[0]:
-        return None
-    held = split_validation(dataset, count, int(config.get("seed", 0)))[1]
-    return held.test, held.test_labels
 
 
 def _validation(
@@ -141,7 +121,8 @@ def evaluate_parzen(
         sigmas: bandwidth grid in unit-cube units (``None``: 20 values log-spaced over
             ``[0.01, 1]``, :data:`genzoo.evaluation.parzen.DEFAULT_SIGMAS`).
         validation: LongTensor ``[V, C, H, W]`` of held-out training images that choose the
-            bandwidth (e.g. :func:`held_out_images`); never test images.
+            bandwidth (e.g. :func:`~genzoo.evaluation.run_evaluation.held_out_split`); never test
+            images.
         samples: LongTensor ``[M, C, H, W]`` drawn elsewhere, instead of sampling.
         seed: seed of the sampling generator.
         batch_size: images per sampling call.
@@ -186,19 +167,18 @@ def ais_decoder(model: GenerativeModel) -> tuple[Callable[..., Tensor], int]:
             models, VQ-VAE's discrete codes, the hierarchical VAE's layered prior) or its prior is
             not the standard normal AIS assumes.
     """
-    decode = getattr(model, "decoder_mean", None)
-    latent_dim = getattr(model, "latent_dim", None)
     supported = (
         "GANs (gan, dcgan, wgan_gp, sngan) and VAEs with one N(0, I) latent vector "
         "(vae, iwae, vae_iaf)"
     )
-    if decode is None or not isinstance(latent_dim, int):
+    if not model.capabilities.gaussian_latent:
         raise UnsupportedError(
             f"AIS needs a decoder of one latent vector z ~ N(0, I); {model.name} has none. "
             f"It applies to {supported}; use --parzen (any model that samples) instead"
         )
-    log_prior = getattr(model, "log_prior", None)
-    if log_prior is not None:  # latent-variable models: check the prior is the one AIS assumes
+    decode, latent_dim = model.decoder_mean, int(model.latent_dim)
+    if model.capabilities.latent == "encoder":  # check the prior is the one AIS assumes
+        log_prior = model.log_prior
         z = torch.randn(1, 3, latent_dim, generator=torch.Generator().manual_seed(0))
         z = z.to(model.device, model.dtype)
         try:

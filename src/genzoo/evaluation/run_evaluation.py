@@ -15,21 +15,12 @@ from genzoo.core.metrics import RunMetrics
 from genzoo.core.run import RunFolder
 from genzoo.data import Dataset, Split
 from genzoo.evaluation.bounds import evaluate_bound
-from genzoo.evaluation.continuous import (
-    ais_decoder,
-    evaluate_ais,
-    evaluate_parzen,
-    held_out_images,
-)
+from genzoo.evaluation.config import EvalConfig
+from genzoo.evaluation.continuous import ais_decoder, evaluate_ais, evaluate_parzen
+from genzoo.evaluation.features import load_features
 from genzoo.evaluation.likelihood import evaluate_likelihood
 from genzoo.evaluation.sample_quality import evaluate_sample_quality
 from genzoo.models.base import GenerativeModel
-from genzoo.models.vae.base import DEFAULT_K
-
-#: kept for callers of genzoo 0.1; :class:`~genzoo.core.run.RunFolder` owns the names
-METRICS_NAME = RunFolder.METRICS_JSON
-#: test images of the IWAE bound in a run's final evaluation (k decoder passes per image)
-DEFAULT_IWAE_IMAGES = 256
 
 
 def fingerprint_test_images(dataset: Dataset) -> str:
@@ -44,30 +35,24 @@ def evaluate_run(
     model: GenerativeModel,
     dataset: Dataset,
     out_dir: str | Path,
+    config: EvalConfig | None = None,
     *,
-    seed: int = 0,
-    num_samples: int = 64,
-    num_completions: int = 8,
-    mask: str = "top-half",
-    batch_size: int = 256,
-    k: int = DEFAULT_K,
-    iwae_images: int | None = DEFAULT_IWAE_IMAGES,
-    sample_quality: bool | None = None,
-    quality: dict[str, Any] | None = None,
-    parzen: dict[str, Any] | None = None,
-    ais: dict[str, Any] | None = None,
+    features: Any = None,
+    held_out: Split | None = None,
 ) -> RunMetrics:
-    """Evaluate ``model`` on ``dataset.test`` and write the run's outputs into ``out_dir``.
+    """Evaluate ``model`` on ``dataset.test`` as ``config`` says and write the outputs into
+    ``out_dir`` (a run folder, or an ``evaluations/NAME`` folder of one).
 
     Writes ``metrics.json`` (a :class:`~genzoo.core.metrics.RunMetrics`: test NLL in nats/image
     and bits/dim, with standard errors, when the model has a density), ``samples.png``
-    (``num_samples`` samples) and ``completion.png`` (``num_completions`` test images: original
-    row, masked row, then completions). Sampling uses a ``torch.Generator`` seeded with ``seed``.
-    What runs follows the model's declared capabilities (:mod:`genzoo.models.capabilities`):
+    (``config.num_samples`` samples) and ``completion.png`` (``config.num_completions`` test
+    images: original row, masked row, then completions). Sampling uses a ``torch.Generator``
+    seeded with ``config.seed``. What runs follows the model's declared capabilities
+    (:mod:`genzoo.models.capabilities`):
 
     * an IWAE bound (``bound_estimator == "iwae"``): ``bound`` holds
       :func:`~genzoo.evaluation.bounds.evaluate_bound` (the ELBO, its reconstruction and KL terms
-      on every test image, the ``k``-sample IWAE bound on the first ``iwae_images``), and
+      on every test image, the ``iwae_k``-sample IWAE bound on the first ``iwae_images``), and
       ``test`` is that IWAE bound (what ``log_prob`` computes);
     * a model that reconstructs: ``reconstruction.png``, test images over their reconstructions;
     * a class-conditional generative classifier: ``test_accuracy`` by Bayes' rule;
@@ -75,24 +60,25 @@ def evaluate_run(
       ``samples.png`` shows rows of conditions, samples given them, and the truth (no
       completion grid, no sample quality).
 
-    ``sample_quality`` adds ``sample_quality``
-    (:func:`~genzoo.evaluation.evaluate_sample_quality` with the keywords in ``quality``: FID,
-    KID, precision/recall, density/coverage and the real-vs-real floor); ``None`` computes it
-    only for models without a density (``density == "none"``), whose only quality numbers these
-    are. ``parzen`` and ``ais`` (keyword dicts of
-    :func:`~genzoo.evaluation.continuous.evaluate_parzen` and
-    :func:`~genzoo.evaluation.continuous.evaluate_ais`, ``None`` to skip) add continuous-space
-    likelihood estimates; both choose their bandwidth / sigma on the training images the run held
-    out (``--validation``) when it held some out.
+    Sample quality (FID, KID, precision/recall, density/coverage and the real-vs-real floor)
+    runs when :meth:`EvalConfig.quality_enabled` says so, on ``features`` (a loaded feature
+    network; :func:`~genzoo.evaluation.config.load_quality_network` loads it before slow work)
+    or on ``config.feature_network`` loaded here. ``config.parzen`` and ``config.ais`` add
+    continuous-space likelihood estimates; both choose their bandwidth / sigma on ``held_out``
+    (the training images a run held out, :func:`held_out_split`) when given.
 
     Returns the :class:`~genzoo.core.metrics.RunMetrics` written.
     """
-    if ais is not None:
+    config = (config or EvalConfig()).validate()
+    caps = model.capabilities
+    if config.ais:
         ais_decoder(model)  # refuse an unsupported model before any slow work
+    quality = config.quality_enabled(caps.has_density) and not caps.image_conditional
+    if quality and features is None:
+        features = load_features(config.feature_network, dataset, **config.feature_options())
     run = RunFolder(out_dir)
     run.path.mkdir(parents=True, exist_ok=True)
     model.eval()
-    caps = model.capabilities
     metrics: dict[str, Any] = {
         "model": model.name,
         "dataset": dataset.name,
@@ -105,59 +91,70 @@ def evaluate_run(
         "task": dataset.task,
     }
     test = dataset.take("test", slice(None))
-    _likelihood(model, test, metrics, k=k, iwae_images=iwae_images, seed=seed, batch=batch_size)
+    _likelihood(model, test, metrics, config)
     if caps.classifier:  # a generative classifier (naive Bayes, mixtures per class): Bayes' rule
+        step = config.batch_size
         predicted = torch.cat(
-            [
-                model.predict(test.x[s : s + batch_size]).cpu()
-                for s in range(0, len(test.x), batch_size)
-            ]
+            [model.predict(test.x[s : s + step]).cpu() for s in range(0, len(test.x), step)]
         )
         metrics["test_accuracy"] = float((predicted == dataset.test_labels).double().mean())
-    generator = torch.Generator().manual_seed(seed)
-    metrics.update(_figures(model, dataset, run, generator, num_samples, num_completions, mask))
-    if sample_quality is None:
-        sample_quality = model.density == "none" and not caps.image_conditional
-    if sample_quality:
+    generator = torch.Generator().manual_seed(config.seed)
+    metrics.update(_figures(model, dataset, run, generator, config))
+    if quality:
         metrics["sample_quality"] = evaluate_sample_quality(
-            model, dataset, **{"seed": seed, "batch_size": batch_size, **(quality or {})}
+            model, dataset, features=features, **config.quality_options()
         )
-    held = held_out_images(run.path, dataset) if parzen is not None or ais is not None else None
+    validation = {} if held_out is None else {"validation": held_out.x}
+    parzen = config.parzen_options()
     if parzen is not None:
-        options = {"seed": seed, **parzen}
-        if held is not None:
-            options.setdefault("validation", held[0])
-        metrics["parzen"] = evaluate_parzen(model, dataset, **options)
+        metrics["parzen"] = evaluate_parzen(model, dataset, **parzen, **validation)
+    ais = config.ais_options()
     if ais is not None:
-        options = {"seed": seed, **ais}
-        if held is not None:
-            options.setdefault("validation", held[0])
-            options.setdefault("validation_labels", held[1])
-        metrics["ais"] = evaluate_ais(model, dataset, **options)
+        if held_out is not None:
+            validation["validation_labels"] = held_out.y
+        metrics["ais"] = evaluate_ais(model, dataset, **ais, **validation)
     result = RunMetrics.from_dict(metrics)
     run.write_metrics(result)
     return result
 
 
+def held_out_split(run: RunFolder, dataset: Dataset) -> Split | None:
+    """The training images a run held out with ``--validation N`` (never trained on), read from
+    its ``train_config.json`` and split off as the training did; ``None`` when it held none."""
+    from genzoo.training.evaluate import split_validation
+
+    if not run.train_config.is_file():
+        return None
+    config = run.read_train_config().get("train_config", {})
+    count = int(config.get("validation", 0) or 0)
+    if count <= 0 or count >= dataset.train.shape[0]:
+        return None
+    held = split_validation(dataset, count, int(config.get("seed", 0)))[1]
+    return held.take("test", slice(None))
+
+
 def _likelihood(
-    model: GenerativeModel,
-    test: Split,
-    metrics: dict[str, Any],
-    *,
-    k: int,
-    iwae_images: int | None,
-    seed: int,
-    batch: int,
+    model: GenerativeModel, test: Split, metrics: dict[str, Any], config: EvalConfig
 ) -> None:
     """The test likelihood the model declares: an IWAE bound with its ELBO, or ``log_prob``."""
     caps = model.capabilities
     c = test.c if caps.image_conditional else None
     if caps.bound_estimator == "iwae":
-        bound = evaluate_bound(model, test.x, test.y, c=c, k=k, iwae_images=iwae_images, seed=seed)
+        bound = evaluate_bound(
+            model,
+            test.x,
+            test.y,
+            c=c,
+            k=config.iwae_k,
+            iwae_images=config.iwae_images or None,
+            seed=config.seed,
+        )
         metrics["bound"] = bound
         metrics["test"] = {**bound["iwae"], "density": model.density, "k": bound["k"]}
     elif caps.has_density:
-        metrics["test"] = evaluate_likelihood(model, test.x, test.y, c=c, batch_size=batch)
+        metrics["test"] = evaluate_likelihood(
+            model, test.x, test.y, c=c, batch_size=config.batch_size
+        )
 
 
 def _figures(
@@ -165,12 +162,11 @@ def _figures(
     dataset: Dataset,
     run: RunFolder,
     generator: torch.Generator,
-    num_samples: int,
-    num_completions: int,
-    mask: str,
+    config: EvalConfig,
 ) -> dict[str, Any]:
     """``samples.png``, ``completion.png`` and ``reconstruction.png`` as the model allows."""
     caps = model.capabilities
+    num_completions, mask = config.num_completions, config.mask
     out: dict[str, Any] = {}
     if caps.image_conditional:
         grid, nrow = conditional_rows(model, dataset, generator, min(num_completions, 8))
@@ -178,7 +174,7 @@ def _figures(
             save_grid(grid, dataset.levels, run.figure(run.SAMPLES_PNG), nrow=nrow)
         )
         return out
-    samples = model.sample(num_samples, generator=generator)
+    samples = model.sample(config.num_samples, generator=generator)
     out["samples_png"] = str(save_grid(samples, dataset.levels, run.figure(run.SAMPLES_PNG)))
     if caps.completion is not None:
         n = min(num_completions, dataset.test.shape[0])
