@@ -184,8 +184,12 @@ class GenerativeEstimator(DensityMixin, BaseEstimator):
         """Per-sample ``log p(x)`` in nats, ``[N]`` (see the model for exact/bound/estimate)."""
         model = self._check_fitted()
         x = self._as_images(X)
-        log_p = getattr(model, "marginal_log_prob", model.log_prob)
+        log_p = self._log_density(model)
         return torch.cat([log_p(x[s : s + 512]) for s in range(0, len(x), 512)]).double().numpy()
+
+    def _log_density(self, model: GenerativeModel) -> Any:
+        """``x [N, C, H, W] -> log p(x) [N]`` of the fitted model."""
+        return model.log_prob
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean of :meth:`score_samples` (nats per sample)."""
@@ -310,6 +314,9 @@ class NaiveBayes(ClassifierMixin, GenerativeEstimator):
         self.levels = levels
         self.shape = shape
         self.random_state = random_state
+
+    def _log_density(self, model: GenerativeModel) -> Any:
+        return model.marginal_log_prob  # log sum_y p(y) p(x | y): the model is class-conditional
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``p(y | x)``, ``[N, n_classes]`` in the order of ``classes_``."""

@@ -10,7 +10,7 @@ import torch
 from genzoo.errors import ConfigError
 from genzoo.training import TrainConfig
 from genzoo.training import config as config_module
-from genzoo.training.config import RULES, resolve_accelerator, resolve_precision
+from genzoo.training.config import PARAMS, resolve_accelerator, resolve_precision
 
 
 def test_every_field_has_a_default_help_a_simple_type_and_a_rule() -> None:
@@ -18,7 +18,7 @@ def test_every_field_has_a_default_help_a_simple_type_and_a_rule() -> None:
         assert f.default is not dataclasses.MISSING, f.name
         assert f.metadata.get("help"), f.name
         assert f.type in (int, float, str, bool), f"{f.name}: {f.type!r}"
-        assert f.name in RULES, f.name
+        assert f.name in PARAMS, f.name
         if f.type is str:
             assert f.default in f.metadata["choices"], f.name
 

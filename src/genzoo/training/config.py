@@ -7,18 +7,18 @@ options) so that the command line can generate one ``--flag`` per field (``grad_
 ``bool``) that a flag parser needs.
 
 Validation follows scikit-learn: the constructor only stores; :meth:`TrainConfig.validate`
-checks every field against one declarative table (:data:`RULES`) and raises
+checks every field against one declarative table (:data:`PARAMS`, validated by
+:func:`genzoo.core.params.validate` like every other table in genzoo) and raises
 :class:`~genzoo.errors.ConfigError` naming the flag, the bad value and what to pass instead.
 """
 
 import dataclasses
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from genzoo.core import params as P
 from genzoo.errors import ConfigError
 
 #: Step budget used when none of ``steps``, ``epochs``, ``minutes`` is given.
@@ -203,11 +203,7 @@ class TrainConfig:
     # ------------------------------------------------------------------ behaviour
     def validate(self) -> "TrainConfig":
         """Raise :class:`ConfigError` on the first invalid field; return ``self``."""
-        for f in dataclasses.fields(self):
-            _check_type(f.name, f.type, getattr(self, f.name))
-        for name, (ok, expected) in RULES.items():
-            if not ok(getattr(self, name)):
-                raise ConfigError(f"{_flag(name)} must be {expected}, got {getattr(self, name)!r}")
+        P.validate(PARAMS, self.to_dict(), flags=True)
         budgets = [n for n in ("steps", "epochs", "minutes") if getattr(self, n) > 0]
         if len(budgets) > 1:
             raise ConfigError(
@@ -273,54 +269,37 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _check_type(name: str, kind: Any, value: Any) -> None:
-    if kind is bool:
-        ok = isinstance(value, bool)
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise ConfigError(f"{_flag(name)} must be of type {kind.__name__}, got {value!r}")
-
-
-def _finite(v: float) -> bool:
-    return math.isfinite(v)
-
-
-Rule = tuple[Callable[[Any], bool], str]
-
-#: The declarative validation table: field -> (predicate, what a valid value is).
-RULES: dict[str, Rule] = {
-    "steps": (lambda v: v >= 0, "a non-negative integer (0 = no step budget)"),
-    "epochs": (lambda v: v >= 0, "a non-negative integer (0 = no epoch budget)"),
-    "minutes": (lambda v: _finite(v) and v >= 0, "a non-negative number (0 = no time budget)"),
-    "batch_size": (lambda v: v >= 1, "a positive integer"),
-    "lr": (lambda v: _finite(v) and v > 0, "a positive number, e.g. 1e-3"),
-    "adam_beta1": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.9 (0.5 for GANs)"),
-    "adam_beta2": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.999"),
-    "weight_decay": (lambda v: _finite(v) and v >= 0, "a non-negative number, e.g. 0.01"),
-    "lr_schedule": (lambda v: v in LR_SCHEDULES, f"one of {', '.join(LR_SCHEDULES)}"),
-    "warmup_steps": (lambda v: v >= 0, "a non-negative integer"),
-    "decay_steps": (lambda v: v >= 0, "a non-negative integer (0 = the step budget)"),
-    "grad_clip": (lambda v: _finite(v) and v >= 0, "a non-negative number (0 = off)"),
-    "ema_decay": (lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.999 (0 = off)"),
-    "seed": (lambda v: 0 <= v < 2**63, "a non-negative integer"),
-    "binarize": (lambda v: v in BINARIZATIONS, f"one of {', '.join(BINARIZATIONS)}"),
-    "eval_every": (lambda v: v >= 0, "a non-negative integer (0 = never)"),
-    "validation": (lambda v: v >= 0, "a non-negative integer (0 = no validation split)"),
-    "eval_images": (lambda v: v >= 1, "a positive integer"),
-    "checkpoint_every": (lambda v: v >= 0, "a non-negative integer (0 = only at the end)"),
-    "log_every": (lambda v: v >= 1, "a positive integer"),
-    "progress": (lambda v: True, "a boolean"),
-    "keep_best": (lambda v: True, "a boolean"),
-    "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
-    "accelerator": (lambda v: v in ACCELERATORS, f"one of {', '.join(ACCELERATORS)}"),
-    "devices": (lambda v: v >= 1, "a positive integer"),
-    "strategy": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
-    "channels_last": (lambda v: True, "a boolean"),
+_STEPS = P.Int(min=0)
+#: The declarative validation table (:mod:`genzoo.core.params`, the one validator): a bool is
+#: never taken for a number, NaN and infinities never pass.
+PARAMS: dict[str, P.Constraint] = {
+    "steps": _STEPS,
+    "epochs": _STEPS,
+    "minutes": P.Float(min=0),
+    "batch_size": P.Int(min=1),
+    "lr": P.Float(min=0, min_open=True),
+    "adam_beta1": P.Float(0, 1, max_open=True),
+    "adam_beta2": P.Float(0, 1, max_open=True),
+    "weight_decay": P.Float(min=0),
+    "lr_schedule": P.OneOf(*LR_SCHEDULES),
+    "warmup_steps": _STEPS,
+    "decay_steps": _STEPS,
+    "grad_clip": P.Float(min=0),
+    "ema_decay": P.Float(0, 1, max_open=True),
+    "seed": P.Int(min=0, max=2**63 - 1),
+    "binarize": P.OneOf(*BINARIZATIONS),
+    "eval_every": _STEPS,
+    "validation": _STEPS,
+    "eval_images": P.Int(min=1),
+    "checkpoint_every": _STEPS,
+    "log_every": P.Int(min=1),
+    "progress": P.Bool(),
+    "keep_best": P.Bool(),
+    "precision": P.OneOf(*PRECISIONS),
+    "accelerator": P.OneOf(*ACCELERATORS),
+    "devices": P.Int(min=1),
+    "strategy": P.OneOf(*STRATEGIES),
+    "channels_last": P.Bool(),
 }
 
 
