@@ -51,11 +51,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Float, Int
+from genzoo.core.params import Sequence as SequenceOf
 from genzoo.distributions.gaussian import LOG_2PI
 from genzoo.distributions.logistic import MIN_LOG_SCALE
 from genzoo.errors import ConfigError, TrainingError
 from genzoo.nn.causal1d import CausalConv1d, GatedCausalBlock
-from genzoo.timeseries.base import ParamTable, SeriesModel, is_int, register_forecaster
+from genzoo.timeseries.base import SeriesModel, register_forecaster
 from genzoo.training.batches import derive_seed, seeded_generator
 from genzoo.training.schedule import LRSchedule
 
@@ -152,24 +154,20 @@ class CausalConvForecaster(SeriesModel):
     ``scale_``, ``level_mean_``, ``level_scale_``, ``n_train_``.
     """
 
-    _PARAMS: ClassVar[ParamTable] = {
-        **SeriesModel._PARAMS,
-        "channels": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "kernel_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "dilations": (
-            lambda v: len(v) >= 1 and all(is_int(d) and d >= 1 for d in v),
-            "a non-empty sequence of integers >= 1",
-        ),
-        "n_components": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "n_steps": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "window": (lambda v: is_int(v) and v >= 2, "an integer >= 2"),
-        "lr": (lambda v: float(v) > 0.0, "a number > 0"),
-        "weight_decay": (lambda v: float(v) >= 0.0, "a number >= 0"),
-        "grad_clip": (lambda v: float(v) > 0.0, "a number > 0"),
-        "validation_fraction": (lambda v: 0.0 <= float(v) < 0.5, "a number in [0, 0.5)"),
-        "eval_every": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "random_state": (is_int, "an integer seed"),
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Int(min=1),
+        "kernel_size": Int(min=1),
+        "dilations": SequenceOf(Int(min=1), min_length=1),
+        "n_components": Int(min=1),
+        "n_steps": Int(min=1),
+        "batch_size": Int(min=1),
+        "window": Int(min=2),
+        "lr": Float(min=0.0, min_open=True),
+        "weight_decay": Float(min=0.0),
+        "grad_clip": Float(min=0.0, min_open=True),
+        "validation_fraction": Float(0.0, 0.5, max_open=True),
+        "eval_every": Int(min=1),
+        "random_state": Int(),
     }
 
     def __init__(
@@ -289,7 +287,7 @@ class CausalConvForecaster(SeriesModel):
     def _random_source(self, random_state: Any) -> torch.Generator:
         if isinstance(random_state, torch.Generator):
             return random_state
-        if random_state is not None and not is_int(random_state):
+        if random_state is not None and not Int().accepts(random_state):
             raise ConfigError(
                 "the convolutional model draws from torch: pass an integer seed or a "
                 f"torch.Generator, not {type(random_state).__name__}"
