@@ -16,6 +16,7 @@ from genzoo.data.idx import (
     LABELS_MAGIC,
     IdxUnavailableError,
     download_dir,
+    download_file,
     fetch_idx_files,
     payload_sha256,
     read_idx,
@@ -157,6 +158,27 @@ def test_download_with_bad_checksum_raises_and_leaves_nothing(
     assert str(dest / f"{IDX_FILES[0]}.gz") in str(info.value)
     assert not isinstance(info.value, IdxUnavailableError)
     assert list(dest.iterdir()) == []  # no partial or temporary file
+
+
+def test_a_failed_download_leaves_the_previous_file_untouched(
+    idx_set, serve, tmp_path: Path
+) -> None:
+    served = tmp_path / "server"
+    idx_set(served)
+    name = f"{IDX_FILES[1]}.gz"
+    good = payload_sha256(served / name)
+    dest = tmp_path / "cache" / name
+    dest.parent.mkdir()
+    dest.write_bytes(b"previous")
+    with pytest.raises(DatasetError, match="corrupt"):  # the checksum of another file
+        download_file(serve(served) + name, dest, "0" * 64)
+    with pytest.raises(IdxUnavailableError, match="404"):
+        download_file(serve(served) + "absent.gz", dest, good)
+    assert dest.read_bytes() == b"previous"
+    assert sorted(p.name for p in dest.parent.iterdir()) == [name]  # no temporary file
+    download_file(serve(served) + name, dest, good)  # a good download replaces it
+    assert dest.read_bytes() == (served / name).read_bytes()
+    assert sorted(p.name for p in dest.parent.iterdir()) == [name]
 
 
 def test_http_404_is_unavailable(isolated, serve, tmp_path: Path) -> None:

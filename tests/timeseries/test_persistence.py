@@ -39,7 +39,9 @@ def test_round_trip_reproduces_every_output(key, co2, tmp_path):
     model = MODELS[key]().fit(train)
     model.save(tmp_path)
     meta = json.loads((tmp_path / "config.json").read_text())
-    assert meta["kind"] == "timeseries" and meta["model"] == model.name
+    assert (meta["kind"], meta["name"], meta["format_version"]) == ("series-model", model.name, 2)
+    assert meta["config"] == json.loads(json.dumps(model.get_params()))
+    assert set(meta["fitted"]) >= {"mean_", "scale_", "train_log_likelihood_"}
     loaded = load_forecaster(tmp_path)
     assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
     assert np.array_equal(loaded.score_samples(test, train), model.score_samples(test, train))
@@ -78,3 +80,12 @@ def test_loading_bad_directories_raises_clear_errors(co2, tmp_path):
         create_forecaster("arima")
     with pytest.raises(ConfigError, match="n_state"):
         create_forecaster("hmm", n_state=3)
+
+
+def test_a_model_saved_as_another_kind_is_refused(tmp_path):
+    model = SeasonalRandomWalk(1).fit(np.arange(30.0) ** 1.5)
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**meta, "kind": "feature-network"}))
+    with pytest.raises(ModelError, match="feature-network, not a time-series model"):
+        load_forecaster(tmp_path)

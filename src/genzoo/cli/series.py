@@ -156,7 +156,7 @@ def run_fit(args: argparse.Namespace) -> int:
     from genzoo.timeseries.runs import evaluate_run, fit_run
 
     params = {n: getattr(args, n) for n in args.hparam_names if hasattr(args, n)}
-    if "random_state" in FORECASTERS[args.model]._PARAMS:
+    if "random_state" in FORECASTERS.get(args.model).param_table():
         params["random_state"] = args.seed
     csv_options = {} if args.missing is None else {"missing": args.missing}
     model, series, n_test = fit_run(

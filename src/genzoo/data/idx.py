@@ -16,7 +16,6 @@ import http.client
 import os
 import shutil
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genzoo.core.atomic import atomic_path
 from genzoo.errors import DatasetError
 
 IMAGES_MAGIC = 2051
@@ -254,12 +254,14 @@ def find_in(directory: Path) -> dict[str, Path] | None:
 def download_file(url: str, dest: Path, sha256: str, *, timeout: float = DOWNLOAD_TIMEOUT) -> None:
     """Download ``url`` to ``dest`` atomically, verifying the SHA-256 of its payload.
 
-    The bytes go to a temporary file beside ``dest``, renamed onto ``dest`` only once verified;
-    on any failure the temporary file is removed, so no partial file is ever left.
+    The bytes go to a temporary file beside ``dest`` (:func:`genzoo.core.atomic.atomic_path`),
+    renamed onto ``dest`` only once verified; on any failure the temporary file is removed, so
+    no partial file is ever left.
 
     Raises:
         IdxUnavailableError: network or HTTP failure.
         DatasetError: the payload's SHA-256 differs from ``sha256`` (or it is not readable).
+        StorageError: the file cannot be written (a full disk, a read-only folder).
     """
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -268,11 +270,9 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = DOWNLOA
             f"cannot create the download directory {dest.parent}: {err}; pass a writable root= "
             "or set $GENZOO_DATA to a writable directory"
         ) from err
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dest) as tmp:
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
                 shutil.copyfileobj(r, out, 1 << 20)
         except (OSError, http.client.HTTPException) as err:
             if isinstance(err, urllib.error.HTTPError):
@@ -292,9 +292,6 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = DOWNLOA
                 f"the file downloaded from {url} to {dest} is corrupt (SHA-256 of its content "
                 f"{actual}, expected {sha256}); it was deleted — retry, or place a good copy there"
             )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def fetch_idx_files(

@@ -25,14 +25,20 @@ one-step-ahead predictions chained by the product rule, each conditioned on the 
 Models differ only in how much of ``history`` they can use (the HMM: all of it, through the
 filtered state; a causal convolution: its receptive field).
 
-**Persistence.** :meth:`SeriesModel.save` writes ``config.json`` (model name, constructor
-arguments, fitted scalars) and ``model.safetensors`` (fitted arrays); :func:`load_forecaster`
-rebuilds the fitted model from the two. No pickle.
+**Parameters.** Each model declares its constructor arguments in a table ``params``
+(:mod:`genzoo.core.params`, merged along the class hierarchy); :meth:`SeriesModel.fit` and
+:func:`create_forecaster` validate against it, so NaN, infinities, booleans for numbers and
+out-of-range values raise :class:`~genzoo.errors.ConfigError` naming the parameter.
+
+**Persistence.** :meth:`SeriesModel.save` writes an artifact of kind ``"series-model"``
+(:mod:`genzoo.core.artifact`): ``config.json`` (model name, constructor arguments, and the fitted
+scalars under ``"fitted"``) and ``model.safetensors`` (fitted arrays); :func:`load_forecaster`
+rebuilds the fitted model from the two, and also reads the directories of genzoo 0.1
+(``{"kind": "timeseries", "model", "params", "fitted"}``). No pickle.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -41,15 +47,20 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from genzoo.core.artifact import WEIGHTS_NAME, read_config, read_tensors, save_artifact
+from genzoo.core.params import Constraint, Int, merged, validate
+from genzoo.core.registry import Registry
 from genzoo.errors import ConfigError, DatasetError, ModelError
 
-ParamTable = dict[str, tuple[Callable[[Any], bool], str]]
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-KIND = "timeseries"
+#: the ``kind`` of a time-series model's artifact (:mod:`genzoo.core.artifact`)
+ARTIFACT_KIND = "series-model"
 LOG_2PI = math.log(2.0 * math.pi)
+_LOAD_HINT = "pass the output directory of `genzoo series fit` or model.save()"
+_SIMULATE_PARAMS = {"horizon": Int(min=1), "n_paths": Int(min=1)}
 
-FORECASTERS: dict[str, type[SeriesModel]] = {}
+FORECASTERS: Registry[type[SeriesModel]] = Registry(
+    "time-series model", hint="see `genzoo series list`"
+)
 """Model name (``"hmm"``, ``"causal_ar"``, ...) → class; filled by :func:`register_forecaster`."""
 
 
@@ -58,28 +69,25 @@ def register_forecaster(name: str) -> Callable[[type[SeriesModel]], type[SeriesM
 
     def decorate(cls: type[SeriesModel]) -> type[SeriesModel]:
         cls.name = name
-        FORECASTERS[name] = cls
+        FORECASTERS.add(name, cls)
         return cls
 
     return decorate
 
 
 def create_forecaster(name: str, **params: Any) -> SeriesModel:
-    """An unfitted model by registry name with the given constructor arguments."""
+    """An unfitted model by registry name with the given constructor arguments.
+
+    Raises:
+        ConfigError: an unknown name, an unknown argument, or a value its table refuses.
+    """
     cls = FORECASTERS.get(name)
-    if cls is None:
-        raise ConfigError(
-            f"unknown time-series model {name!r}; choose one of {sorted(FORECASTERS)}"
-        )
     try:
-        return cls(**params)
+        model = cls(**params)
     except TypeError as err:
         raise ConfigError(f"{cls.__name__}: {err}") from None
-
-
-def is_int(v: Any) -> bool:
-    """``v`` is an integer (``bool`` excluded)."""
-    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+    model._validate_params()
+    return model
 
 
 def as_values(x: Any, what: str = "X") -> np.ndarray:
@@ -112,30 +120,35 @@ class SeriesModel:
     random_state)`` for many futures of a given past. Fitted attributes end in ``_``; calling a
     method that needs a fit before it raises :class:`~genzoo.errors.ModelError`.
 
-    Subclasses are decorated with :func:`register_forecaster`, define ``_PARAMS`` (parameter →
-    (check, requirement), one declarative table validated by ``fit``) and the hooks below, all
-    on the standardised scale ``z``.
+    Subclasses are decorated with :func:`register_forecaster`, declare their constructor
+    arguments in ``params`` (:mod:`genzoo.core.params`; merged with the parents' tables, a
+    subclass's entry winning; validated by ``fit``) and implement the hooks below, all on the
+    standardised scale ``z``.
     """
 
     name: ClassVar[str] = ""
-    _PARAMS: ClassVar[ParamTable] = {
-        "difference": (lambda v: is_int(v) and v >= 0, "an integer >= 0 (0: no differencing)"),
-    }
+    params: ClassVar[dict[str, Constraint]] = {"difference": Int(min=0)}
     #: shortest standardised training series the model accepts
     min_train_length: int = 3
     #: the label ``sample`` returns for the first ``difference`` values (no hidden label)
     LEVEL_LABEL = -1
 
     # -- parameters --------------------------------------------------------------------------
+    @classmethod
+    def param_table(cls) -> dict[str, Constraint]:
+        """``{parameter: constraint}`` of every constructor argument (the merged ``params``)."""
+        return merged(cls)
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor arguments (the model's configuration); scikit-learn's signature."""
-        return {name: getattr(self, name) for name in self._PARAMS}
+        return {name: getattr(self, name) for name in self.param_table()}
 
     def set_params(self, **params: Any) -> SeriesModel:
         """Set constructor arguments (validated by the next ``fit``); returns ``self``."""
+        table = self.param_table()
         for name, value in params.items():
-            if name not in self._PARAMS:
-                known = sorted(self._PARAMS)
+            if name not in table:
+                known = sorted(table)
                 raise ConfigError(f"{type(self).__name__}: no parameter {name!r}; it has {known}")
             setattr(self, name, value)
         return self
@@ -145,16 +158,7 @@ class SeriesModel:
         return f"{type(self).__name__}({args})"
 
     def _validate_params(self) -> None:
-        for name, (check, requirement) in self._PARAMS.items():
-            value = getattr(self, name)
-            try:
-                ok = bool(check(value))
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ConfigError(
-                    f"{type(self).__name__}: {name}={value!r} is invalid; it must be {requirement}"
-                )
+        validate(self.param_table(), self.get_params(), owner=type(self).__name__)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "scale_"):
@@ -292,10 +296,7 @@ class SeriesModel:
             ``int64 [n_paths, horizon]``).
         """
         self._check_fitted()
-        if not (is_int(horizon) and is_int(n_paths) and horizon >= 1 and n_paths >= 1):
-            raise ConfigError(
-                f"horizon and n_paths must be integers >= 1, got {horizon}, {n_paths}"
-            )
+        validate(_SIMULATE_PARAMS, {"horizon": horizon, "n_paths": n_paths}, owner="simulate")
         h = np.empty(0) if history is None else as_values(history, "history")
         m = int(self.difference)
         n_level = min(max(m - h.shape[0], 0), horizon)
@@ -340,35 +341,23 @@ class SeriesModel:
     )
 
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` of the fitted model into ``path``."""
-        from safetensors.torch import save_file
-
-        import genzoo
-
+        """Write the fitted model into the directory ``path`` (an artifact of kind
+        ``"series-model"``: ``config.json`` + ``model.safetensors``); returns the directory."""
         self._check_fitted()
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
         scalars, arrays = self._fitted_state()
         fitted = {k: getattr(self, k) for k in self._BASE_FITTED} | scalars
-        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
-        meta = {
-            "kind": KIND,
-            "model": self.name,
-            "genzoo_version": genzoo.__version__,
-            "params": params,
-            "fitted": fitted,
-        }
         tensors = {
-            k: v.detach().clone() if isinstance(v, torch.Tensor) else torch.tensor(np.asarray(v))
+            k: v if isinstance(v, torch.Tensor) else torch.tensor(np.asarray(v))
             for k, v in arrays.items()
         }
-        tmp = directory / (CONFIG_NAME + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
-        tmp.replace(directory / CONFIG_NAME)
-        weights_tmp = directory / (WEIGHTS_NAME + ".tmp")
-        save_file(tensors, str(weights_tmp), metadata={"model": self.name})
-        weights_tmp.replace(directory / WEIGHTS_NAME)
-        return directory
+        return save_artifact(
+            path,
+            kind=ARTIFACT_KIND,
+            name=self.name,
+            config=self.get_params(),
+            tensors=tensors,
+            extra={"fitted": fitted},
+        )
 
     # -- hooks ---------------------------------------------------------------------------------
     def _fit_standardized(self, z: np.ndarray) -> None:
@@ -415,32 +404,37 @@ class SeriesModel:
 
 
 def load_forecaster(path: str | Path) -> SeriesModel:
-    """Rebuild a fitted model saved by :meth:`SeriesModel.save` (``config.json`` + safetensors)."""
-    from safetensors.torch import load_file
+    """Rebuild a fitted model saved by :meth:`SeriesModel.save` (``config.json`` + safetensors).
 
-    directory = Path(path)
-    config_file, weights_file = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-    if not config_file.is_file() or not weights_file.is_file():
+    Reads the current artifact format and genzoo 0.1's (``"kind": "timeseries"``).
+
+    Raises:
+        ModelError: not a saved time-series model, or its files are damaged or do not match.
+    """
+    artifact = read_config(path, what="a saved time-series model", hint=_LOAD_HINT)
+    if artifact.kind != ARTIFACT_KIND:
+        held = "an image model" if artifact.kind == "image-model" else f"a {artifact.kind}"
         raise ModelError(
-            f"{directory} is not a saved time-series model (needs {CONFIG_NAME} and "
-            f"{WEIGHTS_NAME}); pass the output directory of `genzoo series fit` or model.save()"
+            f"{artifact.directory} holds {held}, not a time-series model; use `genzoo eval` "
+            f"for image models, or {_LOAD_HINT}"
         )
+    fitted = artifact.extra.get("fitted")
+    if not isinstance(fitted, dict):
+        raise ModelError(
+            f"{artifact.directory} is not a valid time-series config (no fitted values); "
+            "fit the model again"
+        )
+    model = create_forecaster(artifact.name, **artifact.config)
+    arrays = read_tensors(artifact.directory / WEIGHTS_NAME)
     try:
-        meta = json.loads(config_file.read_text())
-        if meta.get("kind") != KIND:
-            raise ModelError(
-                f"{directory} holds an image model, not a time-series model; use `genzoo eval`"
-            )
-        name, params, fitted = meta["model"], dict(meta["params"]), dict(meta["fitted"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelError(f"{config_file} is not a valid time-series config: {exc}") from None
-    model = create_forecaster(name, **params)
-    try:
-        arrays = load_file(str(weights_file))
+        fitted = dict(fitted)
         for key in SeriesModel._BASE_FITTED:
             setattr(model, key, fitted.pop(key))
         model._restore(fitted, arrays)
-    except (RuntimeError, OSError, KeyError) as exc:
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"{directory}: weights do not match its config: {first}") from None
+        raise ModelError(
+            f"{artifact.directory}: weights do not match its config: {first}; restore both "
+            "files from the same run, or fit the model again"
+        ) from None
     return model

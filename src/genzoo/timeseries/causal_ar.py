@@ -51,11 +51,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Float, Int
+from genzoo.core.params import Sequence as SequenceOf
 from genzoo.distributions.gaussian import LOG_2PI
 from genzoo.distributions.logistic import MIN_LOG_SCALE
 from genzoo.errors import ConfigError, TrainingError
 from genzoo.nn.causal1d import CausalConv1d, GatedCausalBlock
-from genzoo.timeseries.base import ParamTable, SeriesModel, is_int, register_forecaster
+from genzoo.timeseries.base import SeriesModel, register_forecaster
 from genzoo.training.batches import derive_seed, seeded_generator
 from genzoo.training.schedule import LRSchedule
 
@@ -123,6 +125,22 @@ def _log_densities(net: CausalConvNet, z: np.ndarray) -> np.ndarray:
     return mixture_log_prob(x, *_params(net, z)).numpy()
 
 
+class _Windows:
+    """Random windows ``[batch_size, window]`` of a series ``[T]`` (starts from ``generator``)."""
+
+    def __init__(
+        self, z: np.ndarray, window: int, batch_size: int, generator: torch.Generator
+    ) -> None:
+        self.series = torch.as_tensor(z, dtype=torch.float32)
+        self.offsets = torch.arange(window)
+        self.batch_size, self.generator = batch_size, generator
+
+    def draw(self) -> Tensor:
+        high = self.series.shape[0] - self.offsets.shape[0] + 1
+        starts = torch.randint(0, high, (self.batch_size,), generator=self.generator)
+        return self.series[starts[:, None] + self.offsets]
+
+
 @register_forecaster("causal_ar")
 class CausalConvForecaster(SeriesModel):
     """Dilated causal convolutions with a Gaussian-mixture output: PixelCNN in one dimension.
@@ -152,24 +170,20 @@ class CausalConvForecaster(SeriesModel):
     ``scale_``, ``level_mean_``, ``level_scale_``, ``n_train_``.
     """
 
-    _PARAMS: ClassVar[ParamTable] = {
-        **SeriesModel._PARAMS,
-        "channels": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "kernel_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "dilations": (
-            lambda v: len(v) >= 1 and all(is_int(d) and d >= 1 for d in v),
-            "a non-empty sequence of integers >= 1",
-        ),
-        "n_components": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "n_steps": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "batch_size": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "window": (lambda v: is_int(v) and v >= 2, "an integer >= 2"),
-        "lr": (lambda v: float(v) > 0.0, "a number > 0"),
-        "weight_decay": (lambda v: float(v) >= 0.0, "a number >= 0"),
-        "grad_clip": (lambda v: float(v) > 0.0, "a number > 0"),
-        "validation_fraction": (lambda v: 0.0 <= float(v) < 0.5, "a number in [0, 0.5)"),
-        "eval_every": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "random_state": (is_int, "an integer seed"),
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Int(min=1),
+        "kernel_size": Int(min=1),
+        "dilations": SequenceOf(Int(min=1), min_length=1),
+        "n_components": Int(min=1),
+        "n_steps": Int(min=1),
+        "batch_size": Int(min=1),
+        "window": Int(min=2),
+        "lr": Float(min=0.0, min_open=True),
+        "weight_decay": Float(min=0.0),
+        "grad_clip": Float(min=0.0, min_open=True),
+        "validation_fraction": Float(0.0, 0.5, max_open=True),
+        "eval_every": Int(min=1),
+        "random_state": Int(),
     }
 
     def __init__(
@@ -212,8 +226,6 @@ class CausalConvForecaster(SeriesModel):
             return CausalConvNet(self.channels, self.kernel_size, self.dilations, self.n_components)
 
     def _fit_standardized(self, z: np.ndarray) -> None:
-        net = self._new_net()
-        batches = seeded_generator(self.random_state, 1)
         n_val = round(float(self.validation_fraction) * z.shape[0])
         n_fit = z.shape[0] - n_val
         if n_fit < 2:
@@ -221,9 +233,13 @@ class CausalConvForecaster(SeriesModel):
                 f"{z.shape[0]} training values leave {n_fit} to fit after holding out "
                 f"{n_val} for validation; lower validation_fraction or use a longer series"
             )
-        series = torch.as_tensor(z[:n_fit], dtype=torch.float32)
-        window = min(int(self.window), n_fit)
-        offsets = torch.arange(window)
+        net = self._new_net()
+        windows = _Windows(
+            z[:n_fit],
+            min(int(self.window), n_fit),
+            self.batch_size,
+            seeded_generator(self.random_state, 1),
+        )
         optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         schedule = LRSchedule(
             self.lr, "cosine", warmup_steps=min(50, self.n_steps // 10), total_steps=self.n_steps
@@ -232,25 +248,9 @@ class CausalConvForecaster(SeriesModel):
         validation: list[tuple[int, float]] = []
         best_state, best_nll = None, math.inf
         for step in range(self.n_steps):
-            net.train()
-            for group in optimizer.param_groups:
-                group["lr"] = schedule(step)
-            starts = torch.randint(0, n_fit - window + 1, (self.batch_size,), generator=batches)
-            x = series[starts[:, None] + offsets]
-            loss = -mixture_log_prob(x, *net(x)).mean()
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"non-finite training loss at step {step}; lower lr (now {self.lr}) or "
-                    "check the series for extreme values"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip)
-            optimizer.step()
-            losses[step] = loss.item()
-            last = step == self.n_steps - 1
-            if n_val and ((step + 1) % self.eval_every == 0 or last):
-                net.eval()
+            losses[step] = self._train_step(net, optimizer, windows.draw(), schedule(step), step)
+            if n_val and ((step + 1) % self.eval_every == 0 or step == self.n_steps - 1):
+                net.eval()  # the held-out end, conditioned on everything before it
                 nll = -float(_log_densities(net, z)[n_fit:].mean())
                 validation.append((step + 1, nll))
                 if nll < best_nll:
@@ -260,14 +260,29 @@ class CausalConvForecaster(SeriesModel):
         net.eval()
         self.net_ = net
         self.receptive_field_ = int(net.receptive_field)
-        self.loss_history_ = losses
-        self.validation_history_ = np.array(validation).reshape(-1, 2)
-        self.best_step_ = (
-            int(self.validation_history_[np.argmin(self.validation_history_[:, 1]), 0])
-            if n_val
-            else self.n_steps
-        )
+        history = np.array(validation).reshape(-1, 2)
+        self.loss_history_, self.validation_history_ = losses, history
+        self.best_step_ = int(history[np.argmin(history[:, 1]), 0]) if n_val else self.n_steps
         self.n_validation_ = n_val
+
+    def _train_step(
+        self, net: CausalConvNet, optimizer: torch.optim.Optimizer, x: Tensor, lr: float, step: int
+    ) -> float:
+        """One AdamW step on the mean NLL of the windows ``x [B, W]``; returns that NLL."""
+        net.train()
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = -mixture_log_prob(x, *net(x)).mean()
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"non-finite training loss at step {step}; lower lr (now {self.lr}) or "
+                "check the series for extreme values"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip)
+        optimizer.step()
+        return loss.item()
 
     def _params(self, z: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
         return _params(self.net_, z)
@@ -289,7 +304,7 @@ class CausalConvForecaster(SeriesModel):
     def _random_source(self, random_state: Any) -> torch.Generator:
         if isinstance(random_state, torch.Generator):
             return random_state
-        if random_state is not None and not is_int(random_state):
+        if random_state is not None and not Int().accepts(random_state):
             raise ConfigError(
                 "the convolutional model draws from torch: pass an integer seed or a "
                 f"torch.Generator, not {type(random_state).__name__}"

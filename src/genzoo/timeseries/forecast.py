@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.special import ndtr
 
+from genzoo.core.atomic import atomic_save
 from genzoo.errors import ConfigError
 from genzoo.timeseries.base import as_values
 from genzoo.timeseries.data import Series, split_series
@@ -263,6 +264,4 @@ def plot_forecast(
     draw.text((margin, height - margin + 8), f"min {lo:.4g}", fill="black")
     if title:
         draw.text((width // 2, 8), title, fill="black", anchor="ma")
-    out = Path(path)
-    image.save(out, format="PNG")
-    return out
+    return atomic_save(path, lambda handle: image.save(handle, format="PNG"))

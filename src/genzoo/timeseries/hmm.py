@@ -37,14 +37,9 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 
+from genzoo.core.params import Constraint, Float, Int, OneOf
 from genzoo.errors import ConfigError
-from genzoo.timeseries.base import (
-    ParamTable,
-    SeriesModel,
-    as_values,
-    is_int,
-    register_forecaster,
-)
+from genzoo.timeseries.base import SeriesModel, as_values, register_forecaster
 
 LOG_2PI = math.log(2.0 * math.pi)
 COVARIANCE_TYPES = ("diag", "spherical", "full", "tied")
@@ -83,15 +78,14 @@ class GaussianHMMForecaster(SeriesModel):
     kept run), ``n_train_``.
     """
 
-    _PARAMS: ClassVar[ParamTable] = {
-        **SeriesModel._PARAMS,
-        "n_states": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "covariance_type": (lambda v: v in COVARIANCE_TYPES, f"one of {COVARIANCE_TYPES}"),
-        "n_iter": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "tol": (lambda v: float(v) >= 0.0, "a number >= 0"),
-        "min_covar": (lambda v: float(v) > 0.0, "a number > 0"),
-        "n_init": (lambda v: is_int(v) and v >= 1, "an integer >= 1"),
-        "random_state": (is_int, "an integer seed"),
+    params: ClassVar[dict[str, Constraint]] = {
+        "n_states": Int(min=1),
+        "covariance_type": OneOf(*COVARIANCE_TYPES),
+        "n_iter": Int(min=1),
+        "tol": Float(min=0.0),
+        "min_covar": Float(min=0.0, min_open=True),
+        "n_init": Int(min=1),
+        "random_state": Int(),
     }
 
     def __init__(

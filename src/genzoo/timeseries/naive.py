@@ -24,7 +24,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from genzoo.timeseries.base import ParamTable, SeriesModel, is_int, register_forecaster
+from genzoo.core.params import Constraint, Int
+from genzoo.timeseries.base import SeriesModel, register_forecaster
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -41,9 +42,8 @@ class SeasonalRandomWalk(SeriesModel):
     ``level_scale_``, ``train_log_likelihood_``, ``n_train_``.
     """
 
-    _PARAMS: ClassVar[ParamTable] = {
-        "difference": (lambda v: is_int(v) and v >= 1, "an integer >= 1 (the season)"),
-    }
+    #: the season must be >= 1 (the base class allows 0, no differencing)
+    params: ClassVar[dict[str, Constraint]] = {"difference": Int(min=1)}
 
     def __init__(self, difference: int = 1) -> None:
         self.difference = difference

@@ -12,6 +12,7 @@ A run directory holds
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -19,21 +20,21 @@ from typing import Any
 
 import numpy as np
 
+from genzoo.core.atomic import atomic_write, atomic_write_json
+from genzoo.core.run import RunFolder
 from genzoo.errors import ConfigError, DatasetError, ModelError
 from genzoo.timeseries.base import SeriesModel, create_forecaster, load_forecaster
 from genzoo.timeseries.data import Series, series_from_spec, split_series
 from genzoo.timeseries.forecast import DEFAULT_QUANTILES, evaluate_forecaster, quantile_bands
 
 SERIES_NAME = "series.json"
-METRICS_NAME = "metrics.json"
+METRICS_NAME = RunFolder.METRICS_JSON
 DEFAULT_TEST_FRACTION = 0.1
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    """``payload`` as indented JSON, atomically, keys in the order given."""
+    return atomic_write_json(path, payload, sort_keys=False)
 
 
 def held_out_length(
@@ -156,14 +157,12 @@ def write_paths_csv(
 ) -> Path:
     """CSV with one row per future step: ``step``, the quantile bands, then every path."""
     bands = quantile_bands(paths, quantiles)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     header = ["step"] + [f"q{100 * q:g}" for q in quantiles]
     header += [f"path_{i}" for i in range(paths.shape[0])]
-    with out.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for h in range(paths.shape[1]):
-            values = [*bands[:, h].tolist(), *paths[:, h].tolist()]
-            writer.writerow([h + 1, *map(repr, values)])
-    return out
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    for h in range(paths.shape[1]):
+        values = [*bands[:, h].tolist(), *paths[:, h].tolist()]
+        writer.writerow([h + 1, *map(repr, values)])
+    return atomic_write(path, text.getvalue())
