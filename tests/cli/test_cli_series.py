@@ -95,7 +95,7 @@ def test_fit_a_csv_column_with_model_flags(csv_file, tmp_path, capsys):
     assert model.dilations == (1, 2) and model.difference == 1 and model.n_train_ == 90
     assert model.receptive_field_ == 2 + 1 * 3
     config = json.loads((out / "config.json").read_text())
-    assert config["params"]["dilations"] == [1, 2] and config["params"]["n_steps"] == 20
+    assert config["config"]["dilations"] == [1, 2] and config["config"]["n_steps"] == 20
     series = json.loads((out / "series.json").read_text())
     assert np.array_equal(series["series"]["values"], values) and series["test_length"] == 30
     metrics = json.loads((out / "metrics.json").read_text())
