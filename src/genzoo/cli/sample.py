@@ -1,11 +1,17 @@
-"""``genzoo sample DIR --n N --out FILE``: a grid of samples (PNG) or raw arrays (.npz)."""
+"""``genzoo sample DIR --n N --out FILE``: a grid of samples (PNG) or raw arrays (.npz).
+
+An image-conditional model (super-resolution, colorization) samples given the conditions of the
+first ``N`` test images of its data (``--data`` for other images): the PNG shows the conditions
+over the samples, the ``.npz`` holds both (``x`` and ``c``).
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import add_seed_argument, load_run_model
+from genzoo.cli.common import add_data_arguments, add_seed_argument, load_run_model, run_data
+from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
 
@@ -23,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "autoregressive models; auto (default) takes the model's first",
     )
     add_seed_argument(p)
+    add_data_arguments(p, required=False)
     p.set_defaults(run=run)
 
 
@@ -53,12 +60,39 @@ def run(args: argparse.Namespace) -> int:
             )
         if len(methods) > 1:  # a model with one method draws only that way
             kwargs["method"] = args.method
+    c = None
+    if model.capabilities.image_conditional:
+        dataset, _ = run_data(RunFolder(args.run_dir), args)
+        c = dataset.take("test", slice(0, args.n)).c
+        if c is None or c.shape[0] < args.n:
+            raise GenzooError(
+                f"{dataset.name} has {0 if c is None else c.shape[0]} test conditions; pass "
+                "--n at most that many"
+            )
+        kwargs["c"] = c
     generator = torch.Generator().manual_seed(args.seed)
     samples = model.sample(args.n, y, generator=generator, **kwargs)
     if out.suffix.lower() == ".png":
-        save_grid(samples, model.levels, out)
+        if c is None:
+            save_grid(samples, model.levels, out)
+        else:
+            from genzoo.evaluation.run_evaluation import show_condition
+
+            shown = show_condition(c, model.condition_levels, dataset)
+            rows = torch.cat(
+                [
+                    part
+                    for s in range(0, args.n, 8)
+                    for part in (shown[s : s + 8], samples[s : s + 8])
+                ]
+            )
+            save_grid(rows, model.levels, out, nrow=min(args.n, 8))
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out, x=samples.numpy().astype(np.int64), levels=model.levels)
-    print(f"wrote {args.n} samples to {out}")
+        arrays = {"x": samples.numpy().astype(np.int64), "levels": model.levels}
+        if c is not None:
+            arrays["c"] = c.numpy().astype(np.int64)
+        np.savez_compressed(out, **arrays)
+    given = "" if c is None else f" given the conditions of the first {args.n} test images"
+    print(f"wrote {args.n} samples{given} to {out}")
     return 0
