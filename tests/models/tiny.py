@@ -11,7 +11,11 @@ from typing import Any
 import torch
 
 from genzoo.models import create_model, get_model_class
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, with_condition
+
+#: levels of the tiny models' conditioning images (not the target's: a model that scales ``c``
+#: by the target's levels is caught)
+CONDITION_LEVELS = 3
 
 TINY: dict[str, dict[str, Any]] = {
     "pixel_independent": {},
@@ -23,6 +27,13 @@ TINY: dict[str, dict[str, Any]] = {
     "pixelcnn_pp": {"filters": 6, "blocks": 1, "num_mixtures": 3, "dropout": 0.0},
     "pixelrnn_row": {"channels": 5, "num_layers": 2, "head_channels": 11},
     "pixelrnn_diag": {"channels": 5, "num_layers": 2, "head_channels": 11},
+    "pixel_recursive_sr": {
+        "channels": 6,
+        "num_layers": 2,
+        "head_channels": 7,
+        "cond_channels": 5,
+        "cond_blocks": 1,
+    },
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
     "gan": {"latent_dim": 3, "hidden": 8, "layers": 1},
     "dcgan": {"latent_dim": 3, "channels": 4},
@@ -65,10 +76,48 @@ def tiny_model(
     num_classes: int | None = None,
     seed: int = 0,
 ) -> GenerativeModel:
+    """A tiny ``name`` in float64, eval mode; an image-conditional one gets the condition of
+    :func:`tiny_condition_shape` with :data:`CONDITION_LEVELS` levels."""
     torch.manual_seed(seed)
     levels = supported_levels(name, levels)
-    model = create_model(name, shape=shape, levels=levels, num_classes=num_classes, **TINY[name])
+    condition: dict[str, Any] = {}
+    if get_model_class(name).image_conditional:
+        condition = {
+            "condition_shape": tiny_condition_shape(shape),
+            "condition_levels": CONDITION_LEVELS,
+        }
+    model = create_model(
+        name, shape=shape, levels=levels, num_classes=num_classes, **condition, **TINY[name]
+    )
     return model.double().eval()
+
+
+def tiny_condition_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The tiny models' condition for targets of ``shape``: every even side halved (as
+    super-resolution by 2) and one channel for an RGB target (as colorization's luminance)."""
+    c, h, w = shape
+    return (1 if c == 3 else c, h // 2 if h % 2 == 0 else h, w // 2 if w % 2 == 0 else w)
+
+
+def condition_for(
+    model: GenerativeModel,
+    n: int,
+    generator: torch.Generator | None = None,
+    *,
+    fixed: bool = False,
+) -> torch.Tensor | None:
+    """Random conditioning images ``[n, *condition_shape]`` for an image-conditional ``model``
+    (``None`` for any other); ``fixed=True``: one image repeated ``n`` times (a fixed ``c``).
+
+    Pass them on as ``**with_condition(c)`` so models without an image condition are called as
+    before.
+    """
+    if model.condition_shape is None:
+        return None
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    levels = int(model.condition_levels or 2)
+    c = torch.randint(0, levels, (1 if fixed else n, *model.condition_shape), generator=g)
+    return c.expand(n, -1, -1, -1).clone() if fixed else c
 
 
 def supported_levels(name: str, levels: int) -> int:
@@ -86,14 +135,17 @@ def peaked(model: GenerativeModel, steps: int = 40, seed: int = 0) -> Generative
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, model.levels, (6, *model.shape), generator=g)
     y = None if model.num_classes is None else torch.arange(6) % model.num_classes
+    # one fixed condition (the one the likelihood tests hold fixed): six images per c keep
+    # p(x | c) peaked but far from a point mass, which six (c, x) pairs would make it
+    c = condition_for(model, 6, fixed=True)
     if model.trained_by_fit:  # EM models: their own algorithm
-        model.fit(x, y, generator=g)
+        model.fit(x, y, generator=g, **with_condition(c))
         return model.eval()
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     model.train()
     for _ in range(steps):
         opt.zero_grad()
-        model.loss(x, y)["loss"].backward()
+        model.loss(x, y, **with_condition(c))["loss"].backward()
         opt.step()
     return model.eval()
 

@@ -6,6 +6,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
     made,
     nade,
     pixel_independent,
+    pixel_recursive_sr,
     pixelcnn,
     pixelcnn_pp,
     pixelrnn_diag,
