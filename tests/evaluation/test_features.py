@@ -1,21 +1,27 @@
 """Feature networks: the trained classifier is accurate, deterministic and discriminative; its
-cache is keyed by the training data, survives a round trip and heals when corrupt; InceptionV3
-never downloads and says exactly what is missing."""
+cache is keyed by the training data, is an artifact written atomically, survives a round trip,
+heals when corrupt and still reads entries of genzoo 0.1's layout; InceptionV3 never downloads
+and says exactly what is missing."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
+import genzoo.evaluation.features.cache as cache_module
+from genzoo.core.artifact import read_artifact
 from genzoo.data import load_dataset, requantize
 from genzoo.errors import ConfigError, ModelError
 from genzoo.evaluation.features import (
     CACHE_SUBDIR,
+    FORMAT,
     INCEPTION_NAME,
     INCEPTION_WEIGHTS,
     INFO_NAME,
@@ -296,3 +302,58 @@ def test_info_json_matches_returned_info(trained) -> None:
     assert len(stored["weights_sha256"]) == 64
     for key in ("name", "kind", "test_accuracy", "epochs", "feature_dim", "seed", "key"):
         assert stored[key] == net.info[key]
+
+
+def test_cache_entry_is_a_feature_network_artifact(quick) -> None:
+    path = Path(quick.info["path"])
+    artifact = read_artifact(path, kind="feature-network", what="a feature network", hint="")
+    assert artifact.name == "classifier" and artifact.format_version == 2
+    assert artifact.config == quick.module.config and artifact.extra["recipe_version"] == 1
+    state = quick.module.state_dict()
+    assert artifact.tensors.keys() == state.keys()
+    assert all(torch.equal(artifact.tensors[k], v) for k, v in state.items())
+    with pytest.raises(ModelError, match="not a image-model"):
+        read_artifact(path, kind="image-model", what="a model", hint="")
+
+
+def _write_genzoo_0_1_entry(path: Path, module: torch.nn.Module, info: dict, version=1) -> None:
+    """What genzoo 0.1's ``features._write_entry`` wrote, file for file."""
+    path.mkdir(parents=True)
+    config = {"format": FORMAT, "version": version, "genzoo_version": "0.1.0",
+              "config": module.config}  # fmt: skip
+    (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(path / WEIGHTS_NAME), metadata={"format": FORMAT})
+    digest = hashlib.sha256((path / WEIGHTS_NAME).read_bytes()).hexdigest()
+    info = {**info, "weights_sha256": digest, "format_version": 1}
+    (path / INFO_NAME).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def test_cache_written_in_the_genzoo_0_1_layout_is_still_read(digits, quick, tmp_path) -> None:
+    info = {k: v for k, v in quick.info.items() if k not in ("path", "cached")}
+    path = tmp_path / CACHE_SUBDIR / quick.info["key"]
+    _write_genzoo_0_1_entry(path, quick.module, info)
+    old = feature_network(digits, cache_dir=tmp_path, epochs=QUICK)
+    assert old.info["cached"] is True and old.info["key"] == quick.info["key"]
+    assert torch.equal(old.features(digits.test), quick.features(digits.test))
+    assert json.loads((path / "config.json").read_text())["format"] == FORMAT  # left as it was
+    # negative control: an old entry of another recipe version is not trusted but retrained,
+    # and the new entry is written in the artifact layout
+    shutil.rmtree(path)
+    _write_genzoo_0_1_entry(path, quick.module, info, version=2)
+    rebuilt = feature_network(digits, cache_dir=tmp_path, epochs=QUICK)
+    assert rebuilt.info["cached"] is False
+    assert json.loads((path / "config.json").read_text())["kind"] == "feature-network"
+    assert feature_network(digits, cache_dir=tmp_path, epochs=QUICK).info["cached"] is True
+
+
+def test_a_crash_while_caching_leaves_no_entry(digits, tmp_path, monkeypatch) -> None:
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed while writing info.json")
+
+    monkeypatch.setattr(cache_module, "atomic_write_json", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        feature_network(digits, cache_dir=tmp_path, epochs=QUICK)
+    assert list((tmp_path / CACHE_SUBDIR).iterdir()) == []  # no entry, no temporary directory
+    monkeypatch.undo()
+    assert feature_network(digits, cache_dir=tmp_path, epochs=QUICK).info["cached"] is False

@@ -24,6 +24,7 @@ from genzoo.evaluation.unsupervised import (
     pixel_features,
     plot_embedding,
     probe,
+    probing,
     representations,
     save_coordinates,
     training_labels,
@@ -92,7 +93,7 @@ def test_regularization_is_chosen_without_the_test_set(digits, monkeypatch):
     """By construction: fit_probe (which picks C) is handed training data only, and the test
     labels first reach the probe in the single final score, after the fit."""
     events = []
-    real_fit, real_score = unsupervised.fit_probe, unsupervised.LinearProbe.score
+    real_fit, real_score = probing.fit_probe, unsupervised.LinearProbe.score
 
     def spy_fit(features, labels, **kwargs):
         events.append(("fit", features.shape[0], torch.as_tensor(labels).clone()))
@@ -102,7 +103,7 @@ def test_regularization_is_chosen_without_the_test_set(digits, monkeypatch):
         events.append(("score", features.shape[0], torch.as_tensor(labels).clone()))
         return real_score(self, features, labels)
 
-    monkeypatch.setattr(unsupervised, "fit_probe", spy_fit)
+    monkeypatch.setattr(probing, "fit_probe", spy_fit)  # where linear_probe looks it up
     monkeypatch.setattr(unsupervised.LinearProbe, "score", spy_score)
     result = probe(digits)
     assert [e[0] for e in events] == ["fit", "score"] * len(result["rows"])
@@ -297,6 +298,24 @@ def test_two_dimensional_latents_are_drawn_as_they_are(digits, tmp_path):
     # the points are drawn in the class colours: the first class's colour is present
     colours = {c for _, c in image.convert("RGB").getcolors(1 << 16)}
     assert unsupervised.PALETTE[0] in colours and unsupervised.PALETTE[9] in colours
+
+
+def test_map_is_seeded_and_unlabelled_points_are_grey(digits, tmp_path):
+    e = embed(digits)
+    paths = [tmp_path / f"{name}.png" for name in ("a", "b", "c", "grey")]
+    for path, seed in zip(paths[:3], (0, 0, 1)):
+        plot_embedding(e, path, class_names=digits.class_names, seed=seed)
+    a, b, c = (np.asarray(Image.open(p).convert("RGB")) for p in paths[:3])
+    assert a.shape == (640, 800, 3)
+    assert np.array_equal(a, b)  # same seed, same drawing order, same pixels
+    assert not np.array_equal(a, c)  # another order: overlapping dots change colour
+    unlabelled = dataclasses.replace(e, labels=None)
+    grey = Image.open(plot_embedding(unlabelled, paths[3], size=(290, 170))).convert("RGB")
+    colours = {c for _, c in grey.getcolors(1 << 16)}
+    hues = {c for c in unsupervised.PALETTE if len(set(c)) > 1}  # anti-aliasing makes greys
+    assert (40, 40, 40) in colours and not colours & hues
+    with pytest.raises(ConfigError, match="too small"):
+        plot_embedding(e, tmp_path / "tiny.png", size=(200, 100))
 
 
 def test_gaussian_mixture_survives_collapsed_float32_features():
