@@ -95,7 +95,7 @@ def test_resume_continues_with_the_same_flags(tmp_path, capsys):
     [
         (["train", MODEL, "--data", "digits", "--steps", "1"], "--task"),
         (["train", "pixelcnn", "--data", "digits", "--task", "super-resolution"],
-         "does not take an image condition"),
+         "does not take a conditioning image"),
         (["train", MODEL, "--data", "digits", "--task", "colorization"], "colour"),
         (["train", MODEL, "--data", "digits", "--scale", "2"], "pass --task too"),
         (["train", MODEL, "--data", "digits", "--task", "super-resolution", "--scale", "3"],

@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
     dataset = load_data(spec, args.download)
-    say(f"data: {dataset.describe()}")
     if not args.resume:
         model = new_model(args, dataset, config.seed, hparams)
+    say(f"data: {dataset.describe()}")  # after the model: a refusal stays one line
     features = None
     if is_first_process():  # the feature network now, so that a problem with it shows first
         no_density = not model.capabilities.has_density  # then sample quality is on by default

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from lightning_fabric import Fabric
 
-from genzoo.core.atomic import atomic_save, atomic_write
+from genzoo.core.atomic import atomic_save
 from genzoo.core.run import RunFolder
 from genzoo.errors import TrainingError
 
@@ -52,11 +52,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     A crash or a full disk mid-write leaves the previous file intact.
     """
     atomic_save(path, lambda handle: torch.save(obj, handle))
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    """Deprecated alias of :func:`genzoo.core.atomic.atomic_write` (argument order of 0.1)."""
-    atomic_write(path, text)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
