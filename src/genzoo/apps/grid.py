@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genzoo.core.atomic import atomic_save
 from genzoo.errors import ConfigError
 
 
@@ -50,12 +51,13 @@ def save_grid(
     nrow: int | None = None,
     scale: int | None = None,
 ) -> Path:
-    """Write :func:`image_grid` to ``path`` (PNG); small images are enlarged to be visible."""
+    """Write :func:`image_grid` to ``path`` (PNG, atomically); small images are enlarged to be
+    visible."""
     from PIL import Image
 
     if scale is None:
         scale = max(1, 64 // max(images.shape[-2:]))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(images, levels, nrow=nrow, scale=scale, padding=2)).save(path)
-    return path
+    picture = Image.fromarray(image_grid(images, levels, nrow=nrow, scale=scale, padding=2))
+    return atomic_save(path, lambda handle: picture.save(handle, format="PNG"))
