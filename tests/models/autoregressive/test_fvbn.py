@@ -391,7 +391,7 @@ def test_bad_configurations_raise_config_errors():
         ("fvsbn", {"inputs": "bits"}, "inputs"),
         ("nade", {"inputs": "bits"}, "inputs"),
         ("nade", {"num_orders": 2}, "order_agnostic"),
-        ("nade", {"hidden": 0}, "positive"),
+        ("nade", {"hidden": 0}, "hidden=0 is invalid"),
         ("made", {"num_masks": 2}, "agnostic"),
         ("made", {"num_hidden_layers": 0}, "fvsbn"),
         ("made", {"inputs": "bits"}, "inputs"),

@@ -222,6 +222,6 @@ def test_row_lstm_sees_a_triangle(num_layers):
 
 def test_bad_hyperparameters_raise_config_errors():
     for name in MODELS:
-        for bad in ({"channels": 0}, {"num_layers": 0}, {"head_channels": -1}):
-            with pytest.raises(ConfigError, match="positive"):
-                genzoo.create_model(name, shape=(1, 4, 4), levels=3, **bad)
+        for key, value in [("channels", 0), ("num_layers", 0), ("head_channels", -1)]:
+            with pytest.raises(ConfigError, match=f"{key}={value} is invalid"):
+                genzoo.create_model(name, shape=(1, 4, 4), levels=3, **{key: value})

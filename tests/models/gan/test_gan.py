@@ -297,7 +297,7 @@ def test_recommended_settings_and_gan_specific_config_errors(tmp_path):
     bad = TrainConfig(steps=2, validation=100, keep_best=True, eval_every=1)
     with pytest.raises(ConfigError, match="keep-best"):
         train(model, data, bad, tmp_path / "run")
-    with pytest.raises(ConfigError, match="loss must be one of"):
+    with pytest.raises(ConfigError, match="loss='least_squares' is invalid; it must be one of"):
         genzoo.create_model("gan", shape=(1, 2, 2), levels=2, loss="least_squares")
     assert set(LOSSES) == {"minimax", "non_saturating", "wasserstein", "hinge"}
 

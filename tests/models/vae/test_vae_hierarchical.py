@@ -278,7 +278,7 @@ def test_latent_sizes_and_bad_hyperparameters():
     cases = [
         ({"stochastic_layers": 1}, "vae or iwae"),
         ({"latent_ratio": 0.0}, "latent_ratio"),
-        ({"k": 0}, "k must"),
+        ({"k": 0}, "k=0 is invalid"),
         ({"latent_dim": 0}, "latent_dim"),
         ({"mlp_hidden": 0}, "mlp_hidden"),
     ]

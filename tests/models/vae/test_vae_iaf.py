@@ -246,7 +246,7 @@ def test_bad_hyperparameters_raise():
     for kwargs, message in [
         ({"flow_steps": -1}, ">= 0"),
         ({"context_dim": -2}, ">= 0"),
-        ({"flow_hidden": 0}, "positive"),
+        ({"flow_hidden": 0}, "flow_hidden=0 is invalid"),
         ({"latent_dim": 1}, "latent_dim >= 2"),
     ]:
         with pytest.raises(ConfigError, match=message):

@@ -40,12 +40,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genzoo.core.params import OneOf
 from genzoo.distributions import inverse_cdf_sample
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.autoregressive.base import SAMPLING_METHODS, AutoregressiveModel
 from genzoo.nn.made import AutoregressiveMLP, IncrementalMADE
 
 INPUTS = ("scaled", "onehot")
+#: the parameter-table entry of a model's ``inputs`` (:mod:`genzoo.core.params`)
+INPUTS_CHOICE = OneOf(*INPUTS)
 
 
 def to_sequence(x: Tensor) -> Tensor:
@@ -261,9 +264,7 @@ class MaskedNetworkModel(FullyVisibleBeliefNetwork):
         num_hidden_layers: int,
         degrees_generator: torch.Generator | None = None,
     ) -> None:
-        if inputs not in INPUTS:
-            raise ConfigError(f"inputs must be one of {INPUTS}, got {inputs!r}")
-        self.inputs = inputs
+        self.inputs = inputs  # checked by the model's parameter table (INPUTS_CHOICE)
         self.net = AutoregressiveMLP(
             self.num_dims,
             hidden,

@@ -26,7 +26,10 @@ newest sub-pixel's column, ``O(levels D)`` per step instead of ``O(levels D^2)``
 
 from __future__ import annotations
 
-from genzoo.models.autoregressive.fvbn import MaskedNetworkModel
+from typing import ClassVar
+
+from genzoo.core.params import Constraint
+from genzoo.models.autoregressive.fvbn import INPUTS_CHOICE, MaskedNetworkModel
 from genzoo.models.registry import register_model
 
 
@@ -38,6 +41,8 @@ class FVSBN(MaskedNetworkModel):
         inputs: ``"scaled"`` (one value per earlier sub-pixel) or ``"onehot"`` (``levels``
             indicators per earlier sub-pixel).
     """
+
+    params: ClassVar[dict[str, Constraint]] = {"inputs": INPUTS_CHOICE}
 
     def __init__(
         self,

@@ -26,9 +26,12 @@ stack is computed at one position per step.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Float, Int, Optional
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
@@ -52,6 +55,16 @@ class GatedPixelCNN(AutoregressiveModel):
             embedding instead of being scaled to one channel (needs one colour channel).
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Int(min=1),
+        "num_layers": Int(min=1),
+        "kernel_size": Int(min=1, odd=True),
+        "input_kernel_size": Int(min=1, odd=True),
+        "head_channels": Int(min=1),
+        "dropout": Float(0.0, 1.0, max_open=True),
+        "embedding_dim": Optional(Int(min=1)),
+    }
+
     def __init__(
         self,
         *,
@@ -68,18 +81,11 @@ class GatedPixelCNN(AutoregressiveModel):
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
         colors = self.shape[0]
-        if embedding_dim is not None and (embedding_dim < 1 or colors != 1):
+        if embedding_dim is not None and colors != 1:
             raise ConfigError(
-                f"embedding_dim must be a positive integer on single-channel images, got "
+                f"embedding_dim embeds the level of a single-channel image, got "
                 f"embedding_dim={embedding_dim} with {colors} channels; leave it None"
             )
-        if num_layers < 1:
-            raise ConfigError(f"num_layers must be at least 1, got {num_layers}")
-        for name, k in (("kernel_size", kernel_size), ("input_kernel_size", input_kernel_size)):
-            if k < 1 or k % 2 == 0:
-                raise ConfigError(f"{name} must be a positive odd number, got {k}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         # None keeps the scalar input (and the state dict of models saved without the option)
         self.embedding = None if embedding_dim is None else nn.Embedding(self.levels, embedding_dim)
         self.layers = nn.ModuleList(

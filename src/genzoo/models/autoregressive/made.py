@@ -34,11 +34,14 @@ Deviations:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Bool, Check, Constraint, Int
 from genzoo.errors import ConfigError
-from genzoo.models.autoregressive.fvbn import MaskedNetworkModel, random_orders
+from genzoo.models.autoregressive.fvbn import INPUTS_CHOICE, MaskedNetworkModel, random_orders
 from genzoo.models.registry import register_model
 
 
@@ -57,6 +60,18 @@ class MADE(MaskedNetworkModel):
         mask_seed: seed of the random orders and degrees.
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "hidden": Int(min=1),
+        "num_hidden_layers": Check(
+            Int(min=1).accepts, "an integer >= 1 (a MADE without hidden layers is fvsbn)"
+        ),
+        "inputs": INPUTS_CHOICE,
+        "num_masks": Int(min=1),
+        "order_agnostic": Bool(),
+        "connectivity_agnostic": Bool(),
+        "mask_seed": Int(min=0),
+    }
+
     def __init__(
         self,
         *,
@@ -71,11 +86,6 @@ class MADE(MaskedNetworkModel):
         connectivity_agnostic: bool = False,
         mask_seed: int = 0,
     ) -> None:
-        if hidden < 1 or num_hidden_layers < 1 or num_masks < 1:
-            raise ConfigError(
-                f"hidden, num_hidden_layers and num_masks must be positive, got {hidden}, "
-                f"{num_hidden_layers}, {num_masks} (without hidden layers use fvsbn)"
-            )
         if num_masks > 1 and not (order_agnostic or connectivity_agnostic):
             raise ConfigError(
                 f"num_masks={num_masks} identical mask sets average nothing; pass "

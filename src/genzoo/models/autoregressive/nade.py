@@ -38,14 +38,16 @@ random permutations drawn from ``order_seed`` — as Uria et al.'s ensembles do.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.params import Bool, Constraint, Int
 from genzoo.distributions import categorical_log_prob
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.fvbn import (
-    INPUTS,
+    INPUTS_CHOICE,
     FullyVisibleBeliefNetwork,
     random_orders,
     to_sequence,
@@ -73,6 +75,14 @@ class NADE(FullyVisibleBeliefNetwork):
         order_seed: seed of the random evaluation orders.
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "hidden": Int(min=1),
+        "inputs": INPUTS_CHOICE,
+        "order_agnostic": Bool(),
+        "num_orders": Int(min=1),
+        "order_seed": Int(min=0),
+    }
+
     def __init__(
         self,
         *,
@@ -85,10 +95,6 @@ class NADE(FullyVisibleBeliefNetwork):
         num_orders: int = 1,
         order_seed: int = 0,
     ) -> None:
-        if hidden < 1 or num_orders < 1:
-            raise ConfigError(f"hidden and num_orders must be positive, got {hidden}, {num_orders}")
-        if inputs not in INPUTS:
-            raise ConfigError(f"inputs must be one of {INPUTS}, got {inputs!r}")
         if num_orders > 1 and not order_agnostic:
             raise ConfigError(
                 f"num_orders={num_orders} averages orders the model was not trained on; pass "

@@ -17,9 +17,12 @@ channel.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.params import Check, Constraint, Int
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
@@ -60,6 +63,12 @@ class PixelCNN(AutoregressiveModel):
         num_blocks: residual blocks after the input convolution.
         head_channels: features of the two ``1 x 1`` output layers.
     """
+
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Check(Int(min=2).accepts, "an integer >= 2 (the residual blocks halve it)"),
+        "num_blocks": Int(min=0),
+        "head_channels": Int(min=1),
+    }
 
     def __init__(
         self,

@@ -48,15 +48,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import logistic_mixture_channels
 from genzoo.distributions import logistic_mixture_logits as mixture_logits
-from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import LogisticMixtureModel
 from genzoo.models.registry import register_model
 from genzoo.nn.gated_resnet import (
@@ -103,6 +104,14 @@ class PixelCNNpp(LogisticMixtureModel):
         dropout: dropout probability inside the residual blocks (training only).
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "filters": Int(min=1),
+        "blocks": Int(min=1),
+        "num_mixtures": Int(min=1),
+        "resolutions": Int(min=1),
+        "dropout": Float(0.0, 1.0, max_open=True),
+    }
+
     def __init__(
         self,
         *,
@@ -116,12 +125,6 @@ class PixelCNNpp(LogisticMixtureModel):
         dropout: float = 0.5,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        counts = {"filters": filters, "blocks": blocks, "num_mixtures": num_mixtures}
-        for name, value in {**counts, "resolutions": resolutions}.items():
-            if int(value) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         colors, height, width = self.shape
         self.sizes = [(-(-height // 2**lv), -(-width // 2**lv)) for lv in range(resolutions)]
         nodes: list[Node] = []

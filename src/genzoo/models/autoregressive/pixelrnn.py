@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.errors import ConfigError
+from genzoo.core.params import Constraint, Int
 from genzoo.models.autoregressive.base import AutoregressiveModel
 from genzoo.nn import CategoricalHead, MaskedConv2d
 from genzoo.nn.incremental import conv_weights, linear_weights
@@ -32,6 +32,11 @@ class PixelRNN(AutoregressiveModel):
     #: columns computed past the right edge of the image (their outputs are dropped), so that a
     #: right-to-left direction starts where the input convolution's output holds the last pixel.
     extra_columns: ClassVar[int] = 0
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Int(min=1),
+        "num_layers": Int(min=1),
+        "head_channels": Int(min=1),
+    }
 
     def __init__(
         self,
@@ -45,13 +50,6 @@ class PixelRNN(AutoregressiveModel):
         layer: Callable[[int, int, int], nn.Module],
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        for name, value in (
-            ("channels", channels),
-            ("num_layers", num_layers),
-            ("head_channels", head_channels),
-        ):
-            if int(value) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value}")
         colors, width = self.shape[0], 2 * channels
         self.input = MaskedConv2d(colors, width, 7, mask_type="A", colors=colors)
         self.embed = None if num_classes is None else nn.Embedding(self.num_classes, width)

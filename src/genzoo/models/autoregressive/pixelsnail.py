@@ -28,11 +28,13 @@ Deviations from the paper:
 from __future__ import annotations
 
 from functools import partial
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import logistic_mixture_channels
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import LogisticMixtureModel
@@ -94,6 +96,16 @@ class PixelSNAIL(LogisticMixtureModel):
         dropout: dropout probability inside the residual blocks (training only).
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Int(min=1),
+        "num_blocks": Int(min=1),
+        "num_resnets": Int(min=1),
+        "num_heads": Int(min=1),
+        "key_channels": Int(min=1),
+        "num_mixtures": Int(min=1),
+        "dropout": Float(0.0, 1.0, max_open=True),
+    }
+
     def __init__(
         self,
         *,
@@ -110,22 +122,11 @@ class PixelSNAIL(LogisticMixtureModel):
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
         colors, height, width = self.shape
-        sizes = {
-            "channels": channels,
-            "num_blocks": num_blocks,
-            "num_resnets": num_resnets,
-            "num_mixtures": num_mixtures,
-        }
-        for name, value in sizes.items():
-            if value < 1:
-                raise ConfigError(f"{name} must be at least 1, got {value}")
-        if num_heads < 1 or channels % num_heads or key_channels % num_heads:
+        if channels % num_heads or key_channels % num_heads:
             raise ConfigError(
                 f"num_heads ({num_heads}) must divide channels ({channels}) and key_channels "
-                f"({key_channels})"
+                f"({key_channels}); pass a divisor of both"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         self.num_mixtures = num_mixtures
         kw = {"num_classes": self.num_classes, "dropout": dropout}
         # colour channels + a channel of ones that tells the image from the zero padding

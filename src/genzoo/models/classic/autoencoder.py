@@ -25,15 +25,18 @@ per-sub-pixel mean.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions.gaussian import standard_normal
 from genzoo.distributions.pixel import PixelLikelihood, wide
-from genzoo.errors import ConfigError, UnsupportedError
+from genzoo.errors import UnsupportedError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import register_model
-from genzoo.models.vae.base import resolve_likelihood
+from genzoo.models.vae.base import CONV_PARAMS, resolve_likelihood
 from genzoo.nn.convnets import ConvDecoder, ConvEncoder
 
 
@@ -56,6 +59,12 @@ class Autoencoder(GenerativeModel):
     completion = "encode-decode"
     has_features = True
     reconstructs = True
+    params: ClassVar[dict[str, Constraint]] = {
+        "code_dim": Int(min=1),
+        **CONV_PARAMS,
+        "code_momentum": Float(0.0, 1.0, min_open=True),
+        "completion_steps": Int(min=0),
+    }
 
     def __init__(
         self,
@@ -73,12 +82,6 @@ class Autoencoder(GenerativeModel):
         completion_steps: int = 20,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        if code_dim < 1:
-            raise ConfigError(f"code_dim must be positive, got {code_dim}")
-        if not 0 < code_momentum <= 1:
-            raise ConfigError(f"code_momentum must lie in (0, 1], got {code_momentum}")
-        if completion_steps < 0:
-            raise ConfigError(f"completion_steps must be >= 0, got {completion_steps}")
         self.code_dim, self.code_momentum = int(code_dim), float(code_momentum)
         self.completion_steps = int(completion_steps)
         kind = resolve_likelihood(likelihood, self.levels)

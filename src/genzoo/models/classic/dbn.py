@@ -56,7 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.errors import ConfigError, UnsupportedError
+from genzoo.core.params import Bool, Constraint, Int
+from genzoo.errors import UnsupportedError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.classic.rbm import EXACT_MAX_UNITS, RBM, bernoulli
 from genzoo.models.registry import register_model
@@ -97,6 +98,16 @@ class DBN(GenerativeModel):
     #: the RBM being trained sees the raw weights below it and ``tied_init`` copies them: an
     #: exponential average would give the saved model lower layers that do not match
     train_defaults: ClassVar[dict[str, Any]] = {"ema_decay": 0.0}
+    params: ClassVar[dict[str, Constraint]] = {
+        "hidden": Int(min=1),
+        "top_hidden": Int(min=1),
+        "num_layers": Int(min=1),
+        "steps_per_layer": Int(min=1),
+        "tied_init": Bool(),
+        "posterior_samples": Int(min=1),
+        # passed on to every RBM of the stack
+        **{k: v for k, v in RBM.params.items() if k != "hidden"},
+    }
 
     def __init__(
         self,
@@ -120,15 +131,6 @@ class DBN(GenerativeModel):
         init_std: float = 0.01,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        for name, value in [
-            ("hidden", hidden),
-            ("top_hidden", top_hidden),
-            ("num_layers", num_layers),
-            ("steps_per_layer", steps_per_layer),
-            ("posterior_samples", posterior_samples),
-        ]:
-            if int(value) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value}")
         self.steps_per_layer, self.tied_init = int(steps_per_layer), bool(tied_init)
         self.posterior_samples = int(posterior_samples)
         sizes = [self.num_dims] + [int(hidden)] * (int(num_layers) - 1) + [int(top_hidden)]

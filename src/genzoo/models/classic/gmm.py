@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Constraint, Float, OneOf
 from genzoo.distributions.categorical import inverse_cdf_sample
 from genzoo.distributions.gaussian import standard_normal
-from genzoo.errors import ConfigError
 from genzoo.models.classic.mixture import Callback, MixtureModel, _uniform
 from genzoo.models.registry import register_model
 
@@ -73,6 +74,11 @@ class GaussianMixture(MixtureModel):
 
     density = "bound"
     per_dim_log_prob = False
+    params: ClassVar[dict[str, Constraint]] = {
+        "covariance_type": OneOf(*COVARIANCE_TYPES),
+        "reg_covar": Float(min=0.0),
+        "init_params": OneOf(*INIT_PARAMS),
+    }
 
     def __init__(
         self,
@@ -95,17 +101,6 @@ class GaussianMixture(MixtureModel):
             max_iter=max_iter,
             tol=tol,
         )
-        if covariance_type not in COVARIANCE_TYPES:
-            raise ConfigError(
-                f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}, got "
-                f"{covariance_type!r}"
-            )
-        if init_params not in INIT_PARAMS:
-            raise ConfigError(
-                f"init_params must be one of {', '.join(INIT_PARAMS)}, got {init_params!r}"
-            )
-        if not (isinstance(reg_covar, int | float) and math.isfinite(reg_covar) and reg_covar >= 0):
-            raise ConfigError(f"reg_covar must be a non-negative number, got {reg_covar}")
         self.covariance_type, self.reg_covar, self.init_params = (
             covariance_type,
             reg_covar,

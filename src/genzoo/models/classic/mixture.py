@@ -21,26 +21,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions.categorical import inverse_cdf_sample
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 
 Callback = Callable[[dict[str, float]], bool | None]
-
-
-def check_fit_options(components: int, max_iter: int, tol: float) -> None:
-    """Raise :class:`ConfigError` unless the shared EM options are valid."""
-    if isinstance(components, bool) or int(components) < 1:
-        raise ConfigError(f"components must be a positive integer, got {components}")
-    if isinstance(max_iter, bool) or int(max_iter) < 1:
-        raise ConfigError(f"max_iter must be a positive integer, got {max_iter}")
-    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol >= 0):
-        raise ConfigError(f"tol must be a non-negative number, got {tol}")
 
 
 class MixtureModel(GenerativeModel):
@@ -53,6 +44,11 @@ class MixtureModel(GenerativeModel):
     completion = "exact-conditional"
     has_features = True
     classifies = True
+    params: ClassVar[dict[str, Constraint]] = {
+        "components": Int(min=1),
+        "max_iter": Int(min=1),
+        "tol": Float(min=0.0),
+    }
 
     def __init__(
         self,
@@ -65,7 +61,6 @@ class MixtureModel(GenerativeModel):
         tol: float,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        check_fit_options(components, max_iter, tol)
         self.components, self.max_iter, self.tol = int(components), int(max_iter), float(tol)
         groups = 1 if num_classes is None else self.num_classes
         self.register_buffer("log_class_prior", torch.full((groups,), -math.log(groups)))

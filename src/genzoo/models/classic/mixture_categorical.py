@@ -36,12 +36,13 @@ and one random training image of the group (no k-means, no restarts); the first 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Constraint, Float
 from genzoo.distributions.categorical import inverse_cdf_sample
-from genzoo.errors import ConfigError
 from genzoo.models.classic.mixture import Callback, MixtureModel, _uniform
 from genzoo.models.registry import register_model
 
@@ -61,6 +62,7 @@ class CategoricalMixture(MixtureModel):
     """
 
     density = "exact"
+    params: ClassVar[dict[str, Constraint]] = {"alpha": Float(min=0.0)}
 
     def __init__(
         self,
@@ -81,8 +83,6 @@ class CategoricalMixture(MixtureModel):
             max_iter=max_iter,
             tol=tol,
         )
-        if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha >= 0):
-            raise ConfigError(f"alpha must be a non-negative number, got {alpha}")
         self.alpha = float(alpha)
         size = (self.groups, self.components, self.num_dims, self.levels)
         #: ``log theta_{g,k,d,l}``, float ``[G, K, D, levels]``

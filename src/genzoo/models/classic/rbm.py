@@ -52,11 +52,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.core.params import Bool, Constraint, Float, Int
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import register_model
@@ -117,6 +119,18 @@ class RBM(GenerativeModel):
     has_features = True
     reconstructs = True
     binary_only = True
+    params: ClassVar[dict[str, Constraint]] = {
+        "hidden": Int(min=1),
+        "cd_steps": Int(min=1),
+        "persistent": Bool(),
+        "chains": Int(min=1),
+        "gibbs_steps": Int(min=1),
+        "ais_steps": Int(min=1),
+        "ais_chains": Int(min=1),
+        # the exact partition function enumerates 2**exact_max_units states
+        "exact_max_units": Int(0, 30),
+        "init_std": Float(min=0.0, min_open=True),
+    }
 
     def __init__(
         self,
@@ -135,20 +149,6 @@ class RBM(GenerativeModel):
         init_std: float = 0.01,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        for name, value in [
-            ("hidden", hidden),
-            ("cd_steps", cd_steps),
-            ("chains", chains),
-            ("gibbs_steps", gibbs_steps),
-            ("ais_steps", ais_steps),
-            ("ais_chains", ais_chains),
-        ]:
-            if int(value) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value}")
-        if not 0 <= int(exact_max_units) <= 30:
-            raise ConfigError(f"exact_max_units must lie in [0, 30], got {exact_max_units}")
-        if not init_std > 0:
-            raise ConfigError(f"init_std must be positive, got {init_std}")
         self.hidden, self.cd_steps, self.persistent = int(hidden), int(cd_steps), bool(persistent)
         self.gibbs_steps, self.ais_steps, self.ais_chains = gibbs_steps, ais_steps, ais_chains
         self.exact_max_units = int(exact_max_units)

@@ -42,13 +42,13 @@ same bins. GANs have no likelihood: ``log_prob`` raises and names the estimators
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Float, Int, OneOf
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 
@@ -151,6 +151,13 @@ class AdversarialModel(GenerativeModel):
     }
     #: latent-optimisation steps used to complete partly known images
     completion_steps: ClassVar[int] = 200
+    params: ClassVar[dict[str, Constraint]] = {
+        "latent_dim": Int(min=1),
+        "loss": OneOf(*LOSSES),
+        "gradient_penalty": Float(min=0.0),
+        "critic_steps": Int(min=1),
+        "class_dim": Int(min=1),
+    }
 
     generator: Generator
     discriminator: Discriminator
@@ -168,16 +175,6 @@ class AdversarialModel(GenerativeModel):
         class_dim: int = 16,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        if loss not in LOSSES:
-            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-        if latent_dim < 1 or class_dim < 1:
-            raise ConfigError(
-                f"latent_dim and class_dim must be positive, got {latent_dim}, {class_dim}"
-            )
-        if not (math.isfinite(gradient_penalty) and gradient_penalty >= 0):
-            raise ConfigError(f"gradient_penalty must be >= 0, got {gradient_penalty}")
-        if critic_steps < 1:
-            raise ConfigError(f"critic_steps must be at least 1, got {critic_steps}")
         self.latent_dim = int(latent_dim)
         self.class_dim = int(class_dim)
         self.loss_type = loss

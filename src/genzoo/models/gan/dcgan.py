@@ -19,9 +19,12 @@ normalises its layers — the switches :mod:`wgan_gp <genzoo.models.gan.wgan_gp>
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.params import Bool, Constraint, Int, OneOf, Optional
 from genzoo.errors import ConfigError
 from genzoo.models.gan.base import AdversarialModel, Discriminator, Generator, leaky_relu
 from genzoo.models.registry import register_model
@@ -105,6 +108,13 @@ class DCGAN(AdversarialModel):
         :class:`~genzoo.models.gan.base.AdversarialModel`)
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "channels": Int(min=1),
+        "stages": Optional(Int(min=0)),
+        "critic_norm": OneOf(*NORMS),
+        "spectral_norm": Bool(),
+    }
+
     def __init__(
         self,
         *,
@@ -131,19 +141,18 @@ class DCGAN(AdversarialModel):
             critic_steps=critic_steps,
             class_dim=class_dim,
         )
-        if critic_norm not in NORMS:
-            raise ConfigError(f"critic_norm must be one of {', '.join(NORMS)}, got {critic_norm!r}")
         if critic_norm == "batch" and gradient_penalty > 0:
             raise ConfigError(
                 "the gradient penalty is a per-image quantity but batch norm mixes the images of "
                 "a batch; use critic_norm='layer' or 'none' with gradient_penalty > 0"
             )
-        if channels < 1:
-            raise ConfigError(f"channels must be positive, got {channels}")
         _, h, w = self.shape
         stages = default_stages(h, w) if stages is None else int(stages)
-        if stages < 0 or min(stage_sizes(h, w, stages)[-1]) < 1:
-            raise ConfigError(f"stages must be in [0, log2 of the image side], got {stages}")
+        if 2**stages > min(h, w):  # the critic's stride-2 stages halve the side, rounding down
+            raise ConfigError(
+                f"stages={stages} halves a {h}x{w} image below one pixel; pass at most "
+                f"{min(h, w).bit_length() - 1} (log2 of the smaller side) or leave stages None"
+            )
         body = dcgan_generator(self.shape, self.generator_input_dim, channels, stages)
         self.generator = Generator(body, num_classes, class_dim)
         d = self.critic_body(channels, stages, critic_norm)

@@ -15,9 +15,11 @@ see the base module); class conditioning as in the rest of the family.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
-from genzoo.errors import ConfigError
+from genzoo.core.params import Constraint, Float, Int
 from genzoo.models.gan.base import AdversarialModel, Discriminator, Generator, leaky_relu
 from genzoo.models.registry import register_model
 
@@ -33,6 +35,12 @@ class GAN(AdversarialModel):
         (and ``latent_dim``, ``loss``, ``gradient_penalty``, ``critic_steps``, ``class_dim`` of
         :class:`~genzoo.models.gan.base.AdversarialModel`)
     """
+
+    params: ClassVar[dict[str, Constraint]] = {
+        "hidden": Int(min=1),
+        "layers": Int(min=1),
+        "dropout": Float(0.0, 1.0, max_open=True),
+    }
 
     def __init__(
         self,
@@ -59,10 +67,6 @@ class GAN(AdversarialModel):
             critic_steps=critic_steps,
             class_dim=class_dim,
         )
-        if hidden < 1 or layers < 1:
-            raise ConfigError(f"hidden and layers must be positive, got {hidden}, {layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         g: list[nn.Module] = []
         width = self.generator_input_dim
         for _ in range(layers):

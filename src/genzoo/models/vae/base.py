@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Constraint, Int, OneOf, Optional
 from genzoo.distributions.pixel import LIKELIHOODS, PixelLikelihood
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
@@ -39,16 +40,27 @@ from genzoo.models.base import GenerativeModel
 DEFAULT_K = 1000
 #: decoder outputs (parameter-map elements) held at once by the estimators
 CHUNK_ELEMENTS = 2**24
+#: the parameter-table entry of a model's ``likelihood`` (:func:`resolve_likelihood`)
+LIKELIHOOD_CHOICE = OneOf("auto", *LIKELIHOODS)
+#: parameter-table entries of the convolutional encoder and decoder
+#: (:mod:`genzoo.nn.convnets`) and of the pixel likelihood, shared by the models built on them
+CONV_PARAMS: dict[str, Constraint] = {
+    "channels": Int(min=1),
+    "stages": Optional(Int(min=0)),
+    "hidden": Int(min=1),
+    "likelihood": LIKELIHOOD_CHOICE,
+    "num_mixtures": Int(min=1),
+}
 
 
 def resolve_likelihood(likelihood: str, levels: int) -> str:
-    """``"auto"``: Bernoulli for binary images, categorical up to 64 levels, logistic above."""
+    """``"auto"``: Bernoulli for binary images, categorical up to 64 levels, logistic above.
+
+    ``likelihood`` is one :data:`LIKELIHOOD_CHOICE` accepts (the models' parameter tables check
+    it; :class:`~genzoo.distributions.pixel.PixelLikelihood` refuses any other).
+    """
     if likelihood == "auto":
         return "bernoulli" if levels == 2 else "categorical" if levels <= 64 else "logistic"
-    if likelihood not in LIKELIHOODS:
-        raise ConfigError(
-            f"unknown likelihood {likelihood!r}; choose auto or one of {', '.join(LIKELIHOODS)}"
-        )
     return likelihood
 
 

@@ -14,9 +14,9 @@ ignored by the IWAE objective and therefore fixed at 1.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from genzoo.errors import ConfigError
+from genzoo.core.params import Check, Constraint, Float, Int
 from genzoo.models.registry import register_model
 from genzoo.models.vae.vae import VAE
 
@@ -29,10 +29,12 @@ class IWAE(VAE):
         k: importance samples per image in the training objective.
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "k": Int(min=1),
+        # the IWAE bound has no KL term to weight: only the default is accepted
+        "beta": Check(Float(1.0, 1.0).accepts, "1 (iwae trains the importance-weighted bound)"),
+    }
+
     def __init__(self, *, k: int = 5, **kwargs: Any) -> None:
-        if "beta" in kwargs and kwargs["beta"] != 1.0:
-            raise ConfigError("iwae trains the importance-weighted bound; beta must stay 1")
         super().__init__(**kwargs)
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
         self.k = self.train_samples = int(k)

@@ -17,18 +17,20 @@ Class-conditional (``num_classes``): a label embedding enters both encoder and d
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
+from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions.gaussian import (
     kl_standard_normal,
     standard_normal,
     standard_normal_log_prob,
 )
 from genzoo.distributions.pixel import PixelLikelihood, wide
-from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
-from genzoo.models.vae.base import LatentVariableModel, resolve_likelihood
+from genzoo.models.vae.base import CONV_PARAMS, LatentVariableModel, resolve_likelihood
 from genzoo.nn.convnets import ConvDecoder, ConvEncoder
 
 LOG_VAR_RANGE = (-16.0, 8.0)
@@ -51,6 +53,11 @@ class VAE(LatentVariableModel):
 
     #: one latent vector with prior N(0, I): AIS of the decoder applies
     gaussian_latent = True
+    params: ClassVar[dict[str, Constraint]] = {
+        "latent_dim": Int(min=1),
+        **CONV_PARAMS,
+        "beta": Float(min=0.0),
+    }
 
     def __init__(
         self,
@@ -67,10 +74,6 @@ class VAE(LatentVariableModel):
         beta: float = 1.0,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        if latent_dim < 1:
-            raise ConfigError(f"latent_dim must be positive, got {latent_dim}")
-        if beta < 0:
-            raise ConfigError(f"beta must be >= 0, got {beta}")
         self.latent_dim, self.beta = int(latent_dim), float(beta)
         kind = resolve_likelihood(likelihood, self.levels)
         self.likelihood = PixelLikelihood(kind, self.shape[0], self.levels, num_mixtures)

@@ -29,19 +29,20 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.params import Check, Constraint, Float, Int
 from genzoo.distributions.gaussian import (
     gaussian_log_prob,
     standard_normal,
     standard_normal_log_prob,
 )
 from genzoo.distributions.pixel import PixelLikelihood, wide
-from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
-from genzoo.models.vae.base import LatentVariableModel, resolve_likelihood
+from genzoo.models.vae.base import CONV_PARAMS, LatentVariableModel, resolve_likelihood
 from genzoo.models.vae.vae import LOG_VAR_RANGE
 from genzoo.nn.convnets import ConvDecoder, ConvEncoder
 
@@ -96,6 +97,17 @@ class HierarchicalVAE(LatentVariableModel):
         k: importance samples of the training objective (1: the ELBO, > 1: the IWAE bound).
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "latent_dim": Int(min=1),
+        "stochastic_layers": Check(
+            Int(min=2).accepts, "an integer >= 2 (for one latent layer use the vae or iwae model)"
+        ),
+        "latent_ratio": Float(min=0.0, min_open=True),
+        "mlp_hidden": Int(min=1),
+        **CONV_PARAMS,
+        "k": Int(min=1),
+    }
+
     def __init__(
         self,
         *,
@@ -114,19 +126,6 @@ class HierarchicalVAE(LatentVariableModel):
         k: int = 1,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        if latent_dim < 1 or mlp_hidden < 1:
-            raise ConfigError(
-                f"latent_dim and mlp_hidden must be positive, got {latent_dim}, {mlp_hidden}"
-            )
-        if stochastic_layers < 2:
-            raise ConfigError(
-                f"stochastic_layers must be at least 2, got {stochastic_layers}; "
-                "for one latent layer use the vae or iwae model"
-            )
-        if not latent_ratio > 0:
-            raise ConfigError(f"latent_ratio must be positive, got {latent_ratio}")
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
         self.train_samples = int(k)
         dims = [int(latent_dim)]
         for _ in range(int(stochastic_layers) - 1):

@@ -32,12 +32,13 @@ the mean or mode of ``q(z_T | x)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Int
 from genzoo.distributions.pixel import wide
 from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
@@ -95,6 +96,13 @@ class VAEIAF(VAE):
         **kwargs: those of :class:`~genzoo.models.vae.vae.VAE`.
     """
 
+    params: ClassVar[dict[str, Constraint]] = {
+        "flow_steps": Int(min=0),
+        "flow_hidden": Int(min=1),
+        "flow_layers": Int(min=0),
+        "context_dim": Int(min=0),
+    }
+
     def __init__(
         self,
         *,
@@ -104,13 +112,6 @@ class VAEIAF(VAE):
         context_dim: int = 32,
         **kwargs: Any,
     ) -> None:
-        if flow_steps < 0 or flow_layers < 0 or context_dim < 0:
-            raise ConfigError(
-                "flow_steps, flow_layers and context_dim must be >= 0, got "
-                f"{flow_steps}, {flow_layers}, {context_dim}"
-            )
-        if flow_hidden < 1:
-            raise ConfigError(f"flow_hidden must be positive, got {flow_hidden}")
         # read by ``encoder_features`` while VAE.__init__ builds the encoder
         self.context_dim = int(context_dim)
         super().__init__(**kwargs)

@@ -53,15 +53,16 @@ broadcast keeps rank 0's, so the codebook learns from rank 0's share of each bat
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from genzoo.core.params import Constraint, Float, Int, Optional
 from genzoo.distributions.pixel import PixelLikelihood, wide
-from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.gated_pixelcnn import GatedPixelCNN
 from genzoo.models.registry import register_model
-from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel, resolve_likelihood
+from genzoo.models.vae.base import CONV_PARAMS, DEFAULT_K, LatentVariableModel, resolve_likelihood
 from genzoo.nn.convnets import default_stages, stage_sizes
 
 
@@ -110,6 +111,19 @@ class VQVAE(LatentVariableModel):
     """
 
     stochastic_encoder = False
+    params: ClassVar[dict[str, Constraint]] = {
+        "codebook_size": Int(min=2),
+        "code_dim": Int(min=1),
+        **{k: v for k, v in CONV_PARAMS.items() if k != "hidden"},
+        "res_blocks": Int(min=0),
+        "commitment": Float(min=0.0),
+        "decay": Float(0.0, 1.0, max_open=True),
+        "epsilon": Float(min=0.0),
+        "prior_channels": Int(min=1),
+        "prior_layers": Int(min=1),
+        "prior_embedding_dim": Optional(Int(min=1)),
+        "prior_weight": Float(min=0.0),
+    }
 
     def __init__(
         self,
@@ -133,23 +147,6 @@ class VQVAE(LatentVariableModel):
         prior_weight: float = 1.0,
     ) -> None:
         super().__init__(shape=shape, levels=levels, num_classes=num_classes)
-        for name, value, low in (
-            ("codebook_size", codebook_size, 2),
-            ("code_dim", code_dim, 1),
-            ("channels", channels, 1),
-            ("res_blocks", res_blocks, 0),
-        ):
-            if int(value) < low:
-                raise ConfigError(f"{name} must be at least {low}, got {value}")
-        if stages is not None and stages < 0:
-            raise ConfigError(f"stages must be >= 0, got {stages}")
-        if not 0.0 <= decay < 1.0:
-            raise ConfigError(f"decay must be in [0, 1), got {decay}")
-        if commitment < 0 or epsilon < 0 or prior_weight < 0:
-            raise ConfigError(
-                f"commitment, epsilon and prior_weight must be >= 0, got {commitment}, "
-                f"{epsilon}, {prior_weight}"
-            )
         self.codebook_size, self.code_dim = int(codebook_size), int(code_dim)
         self.commitment, self.decay, self.epsilon = float(commitment), float(decay), float(epsilon)
         self.prior_weight = float(prior_weight)
