@@ -312,12 +312,7 @@ def test_bad_inputs_raise_clear_errors(name):
 
 #: models whose ``sample`` drops a stray ``c`` before the check (files another change owns:
 #: fvbn.py's raster ``sample`` and dbn.py's one-layer ``sample`` do not pass ``c=c`` on)
-DROPS_C = {
-    "fvsbn": "fvbn.py: FullyVisibleBeliefNetwork.sample does not pass c to super().sample",
-    "made": "fvbn.py: FullyVisibleBeliefNetwork.sample does not pass c to super().sample",
-    "nade": "fvbn.py: FullyVisibleBeliefNetwork.sample does not pass c to super().sample",
-    "dbn": "dbn.py: DBN.sample with one layer does not pass c to the RBM's sample",
-}
+DROPS_C: dict[str, str] = {}  # models known to accept a stray c (none left)
 
 
 @pytest.mark.parametrize("name", MODELS)

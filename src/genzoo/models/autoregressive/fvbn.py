@@ -204,7 +204,9 @@ class FullyVisibleBeliefNetwork(AutoregressiveModel):
         """As :meth:`AutoregressiveModel.sample`; with non-raster components, one component per
         image (uniform) and sampling in its order (completion is then approximate)."""
         if self.raster:
-            return super().sample(n, y, generator=generator, known=known, mask=mask, method=method)
+            return super().sample(
+                n, y, c=c, generator=generator, known=known, mask=mask, method=method
+            )
         if method not in SAMPLING_METHODS:
             raise ConfigError(
                 f"unknown sampling method {method!r}; available: {', '.join(SAMPLING_METHODS)}"

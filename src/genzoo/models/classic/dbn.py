@@ -315,6 +315,7 @@ class DBN(GenerativeModel):
         depth = self.layers_trained
         top = self.rbms[depth - 1]
         if depth == 1:
+            self.check_condition(c, n)
             return top.sample(n, y, generator=generator, known=known, mask=mask, steps=steps)
         x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
         if known is None:
