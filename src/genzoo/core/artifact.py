@@ -131,7 +131,9 @@ def read_config(directory: str | os.PathLike[str], *, what: str, hint: str) -> A
         config = meta.get("config", meta.get("params"))
         if not isinstance(name, str) or not isinstance(config, dict) or not isinstance(kind, str):
             raise ValueError("no model name or config")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
+        # TypeError: a format_version of null or a list, a kind that is a list (unhashable);
+        # RecursionError: JSON nested deeper than the parser's recursion limit
         raise ModelError(
             f"{config_file} is not a valid genzoo config ({_first_line(exc)}); it is damaged — "
             "restore it from a copy or train the model again"
@@ -191,7 +193,7 @@ def load_weights(module: nn.Module, tensors: Mapping[str, Tensor], path: Path) -
         module.load_state_dict(dict(tensors), strict=True)
     except (RuntimeError, ValueError, TypeError, KeyError) as exc:
         raise ModelError(
-            f"the weights in {path} do not match its config ({_first_line(exc)}); the files "
+            f"the weights in {path} do not match its config ({_one_line(exc)}); the files "
             "come from different models — restore both from the same run"
         ) from None
 
@@ -199,6 +201,12 @@ def load_weights(module: nn.Module, tensors: Mapping[str, Tensor], path: Path) -
 def tensor_dtype_name(dtype: torch.dtype) -> str:
     """``torch.float32`` -> ``"float32"`` (for messages and metadata)."""
     return str(dtype).removeprefix("torch.")
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """All of the message on one line (load_state_dict puts what differs after a heading)."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text[:limit] if text else type(exc).__name__
 
 
 def _first_line(exc: BaseException) -> str:

@@ -115,11 +115,34 @@ def atomic_directory(path: str | os.PathLike[str], *, replace: bool = True) -> I
         if target.exists():
             if not replace:
                 return
-            shutil.rmtree(target)
-        commit(tmp, target)
+            _swap(tmp, target)
+        else:
+            commit(tmp, target)
     except OSError as exc:
         if not replace and target.exists():  # another writer won the race: theirs stands
             return
         raise _storage_error(target, exc) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put directory ``new`` in the place of the existing ``target``.
+
+    A directory cannot be renamed over a non-empty one, so the old version is first renamed
+    aside and deleted only once the new one is in place: a failure at any point leaves the
+    complete old version (put back if the second rename fails) or the complete new one, never
+    a half-deleted mixture.
+    """
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    try:
+        commit(target, aside)  # rename onto an empty directory: allowed by POSIX
+    except OSError:
+        aside.rmdir()
+        raise
+    try:
+        commit(new, target)
+    except BaseException:
+        commit(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

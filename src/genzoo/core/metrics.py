@@ -276,7 +276,8 @@ def read_metrics(path: Path) -> RunMetrics:
                 f"{SCHEMA_VERSION} — upgrade genzoo"
             )
         metrics = from_dict(RunMetrics, payload, path.name)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser's recursion limit
         raise ModelError(
             f"{path} is not a valid genzoo metrics file ({exc}); re-run `genzoo eval "
             f"{path.parent}` to rewrite it"

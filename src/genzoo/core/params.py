@@ -96,9 +96,15 @@ class Float(Constraint):
         return f"a finite number {bounds}".strip()
 
     def accepts(self, value: Any) -> bool:
-        if not _is_real(value) or not math.isfinite(float(value)):
+        if not _is_real(value):
             return False
-        return _within(float(value), self.min, self.max, self.min_open, self.max_open)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range (10**400) is not finite
+            return False
+        if not math.isfinite(number):
+            return False
+        return _within(number, self.min, self.max, self.min_open, self.max_open)
 
 
 @dataclass(frozen=True, repr=False)
@@ -120,7 +126,8 @@ class OneOf(Constraint):
 
     def accepts(self, value: Any) -> bool:
         try:
-            return any(value == c and type(value) is type(c) for c in self.choices)
+            # the type first: comparing an array with a choice gives an array, not a bool
+            return any(type(value) is type(c) and value == c for c in self.choices)
         except TypeError:
             return False
 

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,21 +164,16 @@ class RunFolder:
         path = self.path / self.LOCK
         mine = {"pid": os.getpid(), "host": socket.gethostname()}
         for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = _read_lock(path)
-                if owner is not None and _alive(owner):
-                    raise TrainingError(
-                        f"{self.path} is being trained into by process {owner.get('pid')} on "
-                        f"{owner.get('host')}; wait for it to finish, stop it, or choose another "
-                        "--out"
-                    ) from None
-                path.unlink(missing_ok=True)  # stale: its owner is gone
-                continue
-            with os.fdopen(fd, "w") as handle:
-                json.dump(mine, handle)
-            break
+            if _create_lock(path, mine):
+                break
+            owner = _read_lock(path)
+            if owner is not None and _alive(owner):
+                raise TrainingError(
+                    f"{self.path} is being trained into by process {owner.get('pid')} on "
+                    f"{owner.get('host')}; wait for it to finish, stop it, or choose another "
+                    "--out"
+                )
+            path.unlink(missing_ok=True)  # stale: its owner is gone
         else:  # pragma: no cover - another process took the stale lock between our two tries
             raise TrainingError(f"{self.path} is locked by another process; try again")
         try:
@@ -187,12 +183,42 @@ class RunFolder:
                 path.unlink(missing_ok=True)
 
 
+def _create_lock(path: Path, owner: dict[str, Any]) -> bool:
+    """Create the lock file ``path`` holding ``owner``; ``False`` when it already exists.
+
+    The content is written to a temporary file first and hard-linked into place (atomic, and
+    refused when ``path`` exists), so the lock never exists empty: a second process that
+    read a just-created, still empty lock used to judge it stale and delete it.
+    """
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(owner, handle)
+        os.chmod(name, 0o644)  # others sharing the folder must read it, or they judge it stale
+        try:
+            os.link(name, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: exclusive create, then write
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w") as handle:
+                json.dump(owner, handle)
+        return True
+    finally:
+        os.unlink(name)
+
+
 def _read_lock(path: Path) -> dict[str, Any] | None:
     try:
         owner = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return owner if isinstance(owner, dict) else None
+    if not isinstance(owner, dict) or not isinstance(owner.get("host"), str):
+        return None  # not a lock genzoo wrote (it always names a host): damaged, stale
+    return owner
 
 
 def _alive(owner: dict[str, Any]) -> bool:
