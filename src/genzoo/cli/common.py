@@ -274,11 +274,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser, exclude: typing.Iterable
     add_dataclass_arguments(parser, EvalConfig, exclude)
 
 
-def eval_config(args: argparse.Namespace, **fixed: Any):
-    """The :class:`~genzoo.evaluation.config.EvalConfig` of the flags given (and ``fixed``)."""
+def eval_config(args: argparse.Namespace, exclude: typing.Iterable[str] = (), **fixed: Any):
+    """The :class:`~genzoo.evaluation.config.EvalConfig` of the flags given (and ``fixed``);
+    ``exclude``: fields whose flags the command did not add (:func:`add_eval_arguments`)."""
     from genzoo.evaluation.config import EvalConfig
 
-    names = [f.name for f in dataclasses.fields(EvalConfig)]
+    names = [f.name for f in dataclasses.fields(EvalConfig) if f.name not in set(exclude)]
     return EvalConfig.from_options(**{**picked(args, names), **fixed})
 
 

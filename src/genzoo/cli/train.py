@@ -45,14 +45,18 @@ def register(sub: argparse._SubParsersAction, argv: Sequence[str]) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--conditional", action="store_true", help="class-conditional on the labels")
     add_typed_arguments(p.add_argument_group("training"), dataclass_params(TrainConfig))
-    add_eval_arguments(p, exclude=SHARED_WITH_TRAINING)
     name = model_name(argv)
+    params = {} if name is None else hyperparameters(name)
+    # a model's own hyper-parameter wins a name it shares with an evaluation option (the RBM's
+    # ais_steps is its log Z estimator's; the evaluation's --ais-steps is the decoder AIS of
+    # GANs and VAEs, which does not apply to it)
+    hidden = (*SHARED_WITH_TRAINING, *params)
+    add_eval_arguments(p, exclude=hidden)
     if name is not None:
         group = p.add_argument_group(f"{name} hyper-parameters")
-        params = hyperparameters(name)
         add_typed_arguments(group, signature_params(params, get_model_class(name)))
         p.set_defaults(hparam_names=tuple(params))
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, eval_hidden=hidden)
 
 
 def model_name(argv: Sequence[str]) -> str | None:
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"{args.model}'s recommended training settings (override with the flags): {shown}")
     config = TrainConfig.recommended(args.model, **flags)
     config.validate()  # fail before any data is loaded or file written
-    evaluation = eval_config(args, seed=config.seed)
+    evaluation = eval_config(args, exclude=args.eval_hidden, seed=config.seed)
     spec = data_spec(args)
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
     run_folder = RunFolder(args.out or f"runs/{args.model}-{data_name}")
