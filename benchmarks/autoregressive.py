@@ -23,10 +23,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # genzoo (and torch) is imported where it is used: the job runner stays light
+    from genzoo.core.run import RunFolder
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 GENZOO = str(Path(sys.executable).parent / "genzoo")
+#: the command a benchmark ran, written into the run folder beside what ``genzoo train`` writes
+COMMAND_TXT = "command.txt"
 
 MODELS = [
     "pixel_independent",
@@ -100,31 +108,52 @@ def shown(data: str, model: str, minutes: float, recipes: dict | None = None) ->
 def summarize(run_dir: Path, data: str, minutes: float) -> dict:
     """One table row from a finished run directory."""
     import genzoo
+    from genzoo.core.run import RunFolder
 
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    cfg = json.loads((run_dir / "train_config.json").read_text())
-    with (run_dir / "metrics.csv").open() as fh:
-        log = list(csv.DictReader(fh))
-    last = log[-1]
+    run = RunFolder(run_dir)
+    metrics = run.read_metrics()
+    cfg = run.read_train_config()
+    log = training_log(run)
     evals = [(float(r["eval_bits_per_dim"]), int(r["step"])) for r in log if r["eval_bits_per_dim"]]
-    steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
-    model = genzoo.load_model(run_dir)
-    test = metrics["test"]
+    model = genzoo.load_model(run.path)
+    test = evaluated(run, metrics.test, "test likelihood")
     return {
-        "model": metrics["model"],
+        "model": metrics.model,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "steps": steps,
-        "train_images_per_s": round(steps * batch / float(last["train_seconds"]), 1),
+        "steps": int(cfg["step"]),
+        "train_images_per_s": train_images_per_s(cfg, log),
         "precision": cfg["precision"],
-        "test_nll_nats": round(test["nll_nats"], 3),
-        "test_bits_per_dim": round(test["bits_per_dim"], 4),
-        "test_bits_per_dim_stderr": round(test["bits_per_dim_stderr"], 4),
-        "num_test_images": test["num_images"],
+        "test_nll_nats": round(test.nll_nats, 3),
+        "test_bits_per_dim": round(test.bits_per_dim, 4),
+        "test_bits_per_dim_stderr": round(evaluated(run, test.bits_per_dim_stderr, "stderr"), 4),
+        "num_test_images": test.num_images,
         # the periodic evaluation: on the held-out training images with --validation (and then
         # the kept weights' step with --keep-best), else on the first test images, logged only
         "lowest_periodic_eval": [round(min(evals)[0], 4), min(evals)[1]] if evals else None,
-        "command": shown(data, metrics["model"], minutes),
+        "command": shown(data, metrics.model, minutes),
     }
+
+
+def evaluated(run: RunFolder, value: T | None, what: str) -> T:
+    """``value`` read from the run's final evaluation; exits naming the run when it is missing."""
+    if value is None:
+        raise SystemExit(
+            f"{run.path / run.METRICS_JSON} has no {what}; evaluate the run again with "
+            f"`genzoo eval {run.path}`"
+        )
+    return value
+
+
+def training_log(run: RunFolder) -> list[dict[str, str]]:
+    """The run's training curve (``metrics.csv``), one dict of strings per logged row."""
+    with run.metrics_csv.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def train_images_per_s(cfg: dict, log: list[dict[str, str]], images_per_step: int = 1) -> float:
+    """Training images per second of training time, from ``train_config.json`` and the log."""
+    steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
+    return round(steps * batch * images_per_step / float(log[-1]["train_seconds"]), 1)
 
 
 def table(data: str) -> str:
@@ -178,7 +207,7 @@ def run_jobs(
                 print(f"{model} failed; see {RESULTS}/{data}-{model}.log", flush=True)
                 failed.append(model)
                 continue
-            (out / "command.txt").write_text(shown_as[model] + "\n")
+            (out / COMMAND_TXT).write_text(shown_as[model] + "\n")
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)} (logs in {RESULTS})")
 
@@ -209,8 +238,10 @@ def train_all(description: str, recipes: dict, models: list[str]) -> argparse.Na
 
 def main() -> None:
     args = train_all(__doc__.split("\n")[0], RECIPES, MODELS)
+    from genzoo.core.run import RunFolder
+
     root = args.root
-    done = [m for m in args.models if (root / m / "metrics.json").exists()]
+    done = [m for m in args.models if RunFolder(root / m).metrics_json.exists()]
     rows = [summarize(root / m, args.data, args.minutes) for m in done]
     payload = {"data": args.data, "minutes": args.minutes, "results": rows}
     (RESULTS / f"autoregressive-{args.data}.json").write_text(json.dumps(payload, indent=1) + "\n")

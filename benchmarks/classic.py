@@ -29,7 +29,7 @@ import json
 import math
 from pathlib import Path
 
-from autoregressive import RESULTS, ROOT, command, run_jobs, shown
+from autoregressive import RESULTS, ROOT, command, evaluated, run_jobs, shown
 
 #: run name -> (model, flags); every run also gets RECIPES[data]["*"]
 RUNS: dict[str, tuple[str, list[str]]] = {
@@ -77,26 +77,29 @@ def ais_spread(run_dir: Path) -> dict:
 
 
 def summarize(run: str, run_dir: Path, data: str, minutes: float) -> dict:
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    cfg = json.loads((run_dir / "train_config.json").read_text())
-    test = metrics["test"]
+    from genzoo.core.run import RunFolder
+
+    folder = RunFolder(run_dir)
+    metrics = folder.read_metrics()
+    cfg = folder.read_train_config()
+    test = evaluated(folder, metrics.test, "test likelihood")
     row = {
         "run": run,
-        "model": metrics["model"],
-        "levels": metrics["levels"],
-        "density": test["density"],
+        "model": metrics.model,
+        "levels": metrics.levels,
+        "density": test.density,
         "conditional": cfg["model_config"].get("num_classes") is not None,
         "steps": int(cfg["step"]) if cfg.get("step") else None,
-        "test_bits_per_dim": round(test["bits_per_dim"], 4),
-        "test_bits_per_dim_stderr": round(test["bits_per_dim_stderr"], 4),
-        "num_test_images": test["num_images"],
+        "test_bits_per_dim": round(test.bits_per_dim, 4),
+        "test_bits_per_dim_stderr": round(evaluated(folder, test.bits_per_dim_stderr, "stderr"), 4),
+        "num_test_images": test.num_images,
         "command": shown(data, RUNS[run][0], minutes, recipe_for(data, run)).replace(
             f"bench-{data}/{RUNS[run][0]}", f"bench-classic-{data}/{run}"
         ),
     }
-    if "test_accuracy" in metrics:
-        row["test_accuracy"] = round(metrics["test_accuracy"], 4)
-    if metrics["model"] == "rbm":
+    if metrics.test_accuracy is not None:
+        row["test_accuracy"] = round(metrics.test_accuracy, 4)
+    if metrics.model == "rbm":
         row["ais"] = ais_spread(run_dir)
     return row
 
@@ -153,7 +156,9 @@ def main() -> None:
             for run in args.runs
         }
         run_jobs(commands, shown_as, f"classic-{args.data}", args.jobs)
-    done = [r for r in RUNS if (root / r / "metrics.json").exists()]
+    from genzoo.core.run import RunFolder
+
+    done = [r for r in RUNS if RunFolder(root / r).metrics_json.exists()]
     rows = [summarize(r, root / r, args.data, args.minutes) for r in done]
     payload = {
         "data": args.data,

@@ -29,6 +29,8 @@ from pathlib import Path
 import torch
 
 import genzoo
+from autoregressive import evaluated
+from genzoo.core.run import RunFolder
 
 #: states per free-energy evaluation of the certain lower bound (memory)
 CHUNK = 50_000
@@ -43,9 +45,12 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=100)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    model = genzoo.load_model(args.run).double().eval()
-    data = genzoo.load_dataset(json.loads((args.run / "data.json").read_text())["name"],
-                               levels=model.levels)  # fmt: skip
+    run = RunFolder(args.run)
+    model = genzoo.load_model(run.path).double().eval()
+    spec = run.read_data_spec()
+    if spec is None:
+        raise SystemExit(f"{run.path} has no {run.DATA_SPEC}: pass a run written by `genzoo train`")
+    data = genzoo.load_dataset(spec["name"], levels=model.levels)
     dims = math.prod(data.shape)
     if model.name == "dbn":
         depth = model.layers_trained
@@ -60,7 +65,7 @@ def main() -> None:
     # the bound's other terms, E = log_prob + log Z, whatever log Z is used (one AIS step: fast)
     top.ais_steps = 1
     expectation = float(model.log_prob(data.test).double().mean() + top.log_partition()[0])
-    nll = json.loads((args.run / "metrics.json").read_text())["test"]["nll_nats"]
+    nll = evaluated(run, run.read_metrics().test, "test likelihood").nll_nats
     used = nll + expectation  # the log Z the run reported with
     print(f"{args.run}: {top.num_dims} x {top.hidden} top RBM; reported test NLL {nll:.3f} nats "
           f"({nll / dims / math.log(2):.4f} bits/dim) with log Z = {used:.3f} "

@@ -21,11 +21,18 @@ and the table in ``benchmarks/results/fvbn-DATA.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
-from autoregressive import RESULTS, ROOT, command, run_jobs
+from autoregressive import (
+    RESULTS,
+    ROOT,
+    command,
+    evaluated,
+    run_jobs,
+    train_images_per_s,
+    training_log,
+)
 
 MODELS = [
     "pixel_independent",
@@ -80,26 +87,24 @@ def shown(data: str, model: str, minutes: float) -> str:
 def summarize(data: str, model: str, minutes: float) -> dict:
     """One table row from a finished run directory."""
     import genzoo
+    from genzoo.core.run import RunFolder
 
-    out = ROOT / run_dir(data, model)
-    metrics = json.loads((out / "metrics.json").read_text())
-    cfg = json.loads((out / "train_config.json").read_text())
-    with (out / "metrics.csv").open() as fh:
-        last = list(csv.DictReader(fh))[-1]
-    steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
-    test = metrics["test"]
+    run = RunFolder(ROOT / run_dir(data, model))
+    metrics = run.read_metrics()
+    cfg = run.read_train_config()
+    test = evaluated(run, metrics.test, "test likelihood")
     return {
         "model": model,
-        "density": test["density"],
-        "parameters": sum(p.numel() for p in genzoo.load_model(out).parameters()),
-        "steps": steps,
-        "train_images_per_s": round(steps * batch / float(last["train_seconds"]), 1),
+        "density": test.density,
+        "parameters": sum(p.numel() for p in genzoo.load_model(run.path).parameters()),
+        "steps": int(cfg["step"]),
+        "train_images_per_s": train_images_per_s(cfg, training_log(run)),
         "precision": cfg["precision"],
-        "test_nll_nats": round(test["nll_nats"], 3),
-        "test_nll_nats_stderr": round(test["nll_nats_stderr"], 3),
-        "test_bits_per_dim": round(test["bits_per_dim"], 4),
-        "test_bits_per_dim_stderr": round(test["bits_per_dim_stderr"], 4),
-        "num_test_images": test["num_images"],
+        "test_nll_nats": round(test.nll_nats, 3),
+        "test_nll_nats_stderr": round(evaluated(run, test.nll_nats_stderr, "stderr"), 3),
+        "test_bits_per_dim": round(test.bits_per_dim, 4),
+        "test_bits_per_dim_stderr": round(evaluated(run, test.bits_per_dim_stderr, "stderr"), 4),
+        "num_test_images": test.num_images,
         "command": shown(data, model, minutes),
     }
 
@@ -143,7 +148,9 @@ def main() -> None:
             f"binary-{args.data}",
             args.jobs,
         )  # fmt: skip
-    done = [m for m in MODELS if (ROOT / run_dir(args.data, m) / "metrics.json").exists()]
+    from genzoo.core.run import RunFolder
+
+    done = [m for m in MODELS if RunFolder(ROOT / run_dir(args.data, m)).metrics_json.exists()]
     payload = {
         "data": args.data,
         "levels": 2,

@@ -42,7 +42,6 @@ features and metrics add seconds. All families with ``--jobs 2``: about 20 minut
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import math
@@ -55,7 +54,18 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from autoregressive import GENZOO, RESULTS, ROOT, command, run_jobs, shown, train_all
+from autoregressive import (
+    COMMAND_TXT,
+    GENZOO,
+    RESULTS,
+    ROOT,
+    command,
+    run_jobs,
+    shown,
+    train_all,
+    train_images_per_s,
+    training_log,
+)
 from autoregressive import MODELS as AR_MODELS
 from vae import MODELS as VAE_MODELS
 
@@ -97,6 +107,8 @@ def conditional_run(data: str, model: str, minutes: float, root: Path) -> tuple[
 
 def rows_to_score(root: Path, conditional: str | None) -> list[dict[str, str]]:
     """Every finished run in ``root``: GANs, then VAEs (two kinds of samples), then AR models."""
+    from genzoo.core.run import RunFolder
+
     gans = [*MODELS, *([f"{conditional}-conditional"] if conditional else [])]
     rows = [{"row": m, "run": m, "family": "GAN", "samples": "generator"} for m in gans]
     for m in VAE_MODELS:
@@ -104,7 +116,7 @@ def rows_to_score(root: Path, conditional: str | None) -> list[dict[str, str]]:
         rows.append({"row": f"{m} (mean)", "run": m, "family": "VAE", "samples": MEAN})
     rows += [{"row": m, "run": m, "family": "autoregressive", "samples": "ancestral"}
              for m in AR_MODELS if m not in NOT_SCORED]  # fmt: skip
-    return [r for r in rows if (root / r["run"] / "model.safetensors").exists()]
+    return [r for r in rows if RunFolder(root / r["run"]).holds_model()]
 
 
 def slug(row: str) -> str:
@@ -122,13 +134,14 @@ def score(task: dict[str, Any]) -> dict[str, Any]:
 
     import genzoo
     from genzoo.apps import save_grid
+    from genzoo.core.run import RunFolder
     from genzoo.evaluation import draw_samples, evaluate_sample_quality, feature_network
     from genzoo.evaluation.sample_quality import sampling_labels
 
     torch.set_num_threads(1)
-    run = Path(task["run_dir"])
+    run = RunFolder(task["run_dir"])
     cache = Path(task["cache"])
-    digest = _sha256(run / "model.safetensors")
+    digest = _sha256(run.weights)
     if cache.exists():
         cached = json.loads(cache.read_text())
         same = (cached["weights_sha256"], cached["num_samples"], cached["feature_key"])
@@ -136,7 +149,7 @@ def score(task: dict[str, Any]) -> dict[str, Any]:
             return cached
     dataset = genzoo.load_dataset(task["data"])
     net = feature_network(dataset)
-    model = genzoo.load_model(run).float().eval()
+    model = genzoo.load_model(run.path).float().eval()
     n = task["num_samples"]
     labels = sampling_labels(model, dataset, n)  # as evaluate_sample_quality would draw them
     generator = torch.Generator().manual_seed(0)
@@ -174,24 +187,21 @@ def vae_means(model: Any, n: int, generator: Any) -> Any:
     return torch.cat(parts)
 
 
-def run_info(run: Path) -> dict[str, Any]:
+def run_info(run_dir: Path) -> dict[str, Any]:
     """Training facts of a run: parameters, steps, images/s, command."""
+    from genzoo.core.run import RunFolder
+
+    run = RunFolder(run_dir)
     info: dict[str, Any] = {}
-    cfg_path = run / "train_config.json"
-    if cfg_path.exists():
-        cfg = json.loads(cfg_path.read_text())
-        steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
+    if run.train_config.exists():
+        cfg = run.read_train_config()
         per_step = int(cfg["model_config"].get("critic_steps", 1))
-        with (run / "metrics.csv").open() as fh:
-            last = list(csv.DictReader(fh))[-1]
-        info["steps"] = steps
-        info["train_images_per_s"] = round(
-            steps * batch * per_step / float(last["train_seconds"]), 1
-        )
+        info["steps"] = int(cfg["step"])
+        info["train_images_per_s"] = train_images_per_s(cfg, training_log(run), per_step)
         info["train_precision"] = cfg["precision"]  # bf16-mixed or 32, not the metric
         info["minutes"] = cfg["train_config"]["minutes"]
-    if (run / "command.txt").exists():
-        info["command"] = (run / "command.txt").read_text().strip()
+    if (run.path / COMMAND_TXT).exists():
+        info["command"] = (run.path / COMMAND_TXT).read_text().strip()
     return info
 
 
@@ -300,6 +310,7 @@ def main() -> None:
     import torch
 
     import genzoo
+    from genzoo.core.run import RunFolder
     from genzoo.evaluation import feature_network
 
     torch.set_num_threads(1)
@@ -337,7 +348,7 @@ def main() -> None:
     if any(f != floors[0] for f in floors):  # the same real images every time
         raise SystemExit("the floor differs between rows: the reference sets are not fixed")
     for m in [*MODELS, *([f"{conditional}-conditional"] if conditional else [])]:
-        if (root / m / "model.safetensors").exists() and not args.collect:
+        if RunFolder(root / m).holds_model() and not args.collect:
             out = figures / f"gan-{data}-{m}-interpolation.png"
             subprocess.run([GENZOO, "interpolate", str(root / m), "--out", str(out), "--pairs",
                             "6", "--steps", "10"], check=True)  # fmt: skip

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 import genzoo
+from genzoo.core.run import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -47,7 +48,7 @@ def main() -> None:
     dims = math.prod(data.shape) * math.log(2)
     ref = per_image_nll(genzoo.load_model(root / args.reference), x)
     rows = []
-    for run in sorted(p for p in root.iterdir() if (p / "config.json").exists()):
+    for run in sorted(p for p in root.iterdir() if RunFolder(p).holds_model()):
         if run.name == args.reference:
             continue
         model = genzoo.load_model(run)

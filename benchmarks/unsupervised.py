@@ -64,10 +64,12 @@ def _rounded(value):
 
 
 def run_dirs(root: Path) -> list[Path]:
-    """Every saved model under ``root`` (a directory with ``config.json``), sorted by name."""
+    """Every saved model under ``root`` (``config.json`` and weights), sorted by name."""
+    from genzoo.core.run import RunFolder
+
     if not root.is_dir():
         return []
-    return sorted(d for d in root.iterdir() if (d / "config.json").is_file())
+    return sorted(d for d in root.iterdir() if RunFolder(d).holds_model())
 
 
 def score(data: str, roots: list[Path], max_train: int | None, results: Path) -> dict:
@@ -180,6 +182,7 @@ def table(payload: dict) -> str:
 def density(data: str, roots: list[Path], results: Path) -> str:
     """One bits/dim table of every evaluated run at the dataset's own number of levels."""
     import genzoo
+    from genzoo.core.run import RunFolder
     from genzoo.errors import GenzooError
     from genzoo.evaluation import density_comparison, density_table
 
@@ -188,8 +191,7 @@ def density(data: str, roots: list[Path], results: Path) -> str:
         d
         for root in roots
         for d in run_dirs(root)
-        if (d / "metrics.json").is_file()
-        and json.loads((d / "config.json").read_text())["config"]["levels"] == levels
+        if RunFolder(d).metrics_json.is_file() and RunFolder(d).read_metrics().levels == levels
     ]
     if not runs:
         return f"no evaluated runs at {levels} levels under {', '.join(map(str, roots))}"

@@ -17,13 +17,21 @@ The table lands in ``benchmarks/results/vae-DATA.json``, reconstruction and samp
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
-from autoregressive import GENZOO, RESULTS, ROOT, shown, train_all
+from autoregressive import (
+    GENZOO,
+    RESULTS,
+    ROOT,
+    evaluated,
+    shown,
+    train_all,
+    train_images_per_s,
+    training_log,
+)
 from autoregressive import MODELS as AR_MODELS
 
 MODELS = ["vae", "iwae", "vae_iaf", "vae_hierarchical", "vqvae"]
@@ -45,31 +53,32 @@ RECIPES: dict[str, dict[str, list[str]]] = {
 
 def summarize(run_dir: Path, data: str, minutes: float) -> dict:
     import genzoo
+    from genzoo.core.run import RunFolder
 
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    cfg = json.loads((run_dir / "train_config.json").read_text())
-    with (run_dir / "metrics.csv").open() as fh:
-        last = list(csv.DictReader(fh))[-1]
-    steps, batch = int(cfg["step"]), int(cfg["train_config"]["batch_size"])
-    bound = metrics["bound"]
-    model = genzoo.load_model(run_dir)
+    run = RunFolder(run_dir)
+    metrics = run.read_metrics()
+    cfg = run.read_train_config()
+    bound = evaluated(run, metrics.bound, "ELBO and IWAE bound")
+    model = genzoo.load_model(run.path)
     return {
-        "model": metrics["model"],
+        "model": metrics.model,
         "parameters": sum(p.numel() for p in model.parameters()),
         "likelihood": model.likelihood.kind,
-        "steps": steps,
-        "train_images_per_s": round(steps * batch / float(last["train_seconds"]), 1),
+        "steps": int(cfg["step"]),
+        "train_images_per_s": train_images_per_s(cfg, training_log(run)),
         "precision": cfg["precision"],
-        "elbo_bits_per_dim": round(bound["elbo"]["bits_per_dim"], 4),
-        "elbo_bits_per_dim_stderr": round(bound["elbo"]["bits_per_dim_stderr"], 4),
-        "reconstruction_nats": round(bound["reconstruction_nats"], 2),
-        "kl_nats": round(bound["kl_nats"], 2),
-        "num_test_images": bound["num_images"],
-        "k": bound["k"],
-        "iwae_images": bound["iwae_images"],
-        "iwae_bits_per_dim": round(bound["iwae"]["bits_per_dim"], 4),
-        "elbo_bits_per_dim_on_iwae_images": round(bound["elbo_on_iwae_images"]["bits_per_dim"], 4),
-        "command": shown(data, metrics["model"], minutes, RECIPES),
+        "elbo_bits_per_dim": round(bound.elbo.bits_per_dim, 4),
+        "elbo_bits_per_dim_stderr": round(
+            evaluated(run, bound.elbo.bits_per_dim_stderr, "ELBO stderr"), 4
+        ),
+        "reconstruction_nats": round(bound.reconstruction_nats, 2),
+        "kl_nats": round(bound.kl_nats, 2),
+        "num_test_images": bound.num_images,
+        "k": bound.k,
+        "iwae_images": bound.iwae_images,
+        "iwae_bits_per_dim": round(bound.iwae.bits_per_dim, 4),
+        "elbo_bits_per_dim_on_iwae_images": round(bound.elbo_on_iwae_images.bits_per_dim, 4),
+        "command": shown(data, metrics.model, minutes, RECIPES),
     }
 
 
@@ -86,6 +95,7 @@ def autoregressive_on_same_images(data: str, count: int, best_vae: str | None) -
     import torch
 
     import genzoo
+    from genzoo.core.run import RunFolder
 
     root = ROOT / "runs" / f"bench-{data}"
     dataset = genzoo.load_dataset(data)
@@ -100,7 +110,7 @@ def autoregressive_on_same_images(data: str, count: int, best_vae: str | None) -
                                for s in range(0, count, 50)]).double()  # fmt: skip
     rows = []
     for name in AR_MODELS:
-        if not (root / name / "metrics.json").exists():
+        if not RunFolder(root / name).metrics_json.exists():
             continue
         model = genzoo.load_model(root / name).float()
         with torch.no_grad():
@@ -153,15 +163,18 @@ def table(data: str) -> str:
 
 def main() -> None:
     args = train_all(__doc__.split("\n")[0], RECIPES, MODELS)
+    from genzoo.core.run import RunFolder
+
     root = args.root
-    done = [m for m in MODELS if (root / m / "metrics.json").exists()]
+    done = [m for m in MODELS if RunFolder(root / m).metrics_json.exists()]
     figures = RESULTS / "figures"
     figures.mkdir(exist_ok=True)
     for m in done:  # the README links these: test images over their reconstructions, samples
-        for name in ("reconstruction", "samples"):
-            shutil.copyfile(root / m / f"{name}.png", figures / f"vae-{args.data}-{m}-{name}.png")
+        run = RunFolder(root / m)
+        for name in (run.RECONSTRUCTION_PNG, run.SAMPLES_PNG):
+            shutil.copyfile(run.figure(name), figures / f"vae-{args.data}-{m}-{name}")
         out = figures / f"vae-{args.data}-{m}-interpolation.png"
-        subprocess.run([GENZOO, "interpolate", str(root / m), "--out", str(out), "--pairs", "6",
+        subprocess.run([GENZOO, "interpolate", str(run.path), "--out", str(out), "--pairs", "6",
                         "--steps", "10"], check=True)  # fmt: skip
     payload = {
         "data": args.data,
