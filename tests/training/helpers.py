@@ -32,6 +32,8 @@ def subset(data: Dataset, n_train: int, n_test: int) -> Dataset:
         test=data.test[:n_test],
         test_raw=data.test_raw[:n_test],
         test_labels=first(data.test_labels, n_test),
+        train_condition=first(data.train_condition, n_train),
+        test_condition=first(data.test_condition, n_test),
     )
 
 

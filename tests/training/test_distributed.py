@@ -36,9 +36,18 @@ from genzoo.training import TrainConfig, train
 sys.path.insert(0, {tests!r})
 from training.helpers import subset, tiny_gated
 
-devices, out = int(sys.argv[1]), sys.argv[2]
-data = subset(genzoo.load_dataset("digits"), 100, 20)
-model = tiny_gated(data)
+devices, out, kind = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if kind == "gated":
+    data = subset(genzoo.load_dataset("digits"), 100, 20)
+    model = tiny_gated(data)
+else:  # an image-conditional model: the conditions are sharded with their images
+    data = subset(genzoo.load_dataset("digits", task="super-resolution"), 100, 20)
+    torch.manual_seed(0)
+    model = genzoo.create_model(
+        "pixel_recursive_sr", shape=data.shape, levels=data.levels,
+        condition_shape=data.condition_shape, condition_levels=data.condition_levels,
+        channels=6, num_layers=2, head_channels=8, cond_channels=6, cond_blocks=1,
+    )
 config = TrainConfig(
     steps=8, batch_size=16, lr=3e-3, warmup_steps=2, log_every=1, eval_every=4,
     eval_images=20, checkpoint_every=4, accelerator="cpu", devices=devices,
@@ -55,7 +64,7 @@ if result.global_rank == 0:
 """
 
 
-def _run(script: Path, devices: int, out: Path) -> dict:
+def _run(script: Path, devices: int, out: Path, kind: str = "gated") -> dict:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
@@ -63,7 +72,7 @@ def _run(script: Path, devices: int, out: Path) -> dict:
     log = out.with_suffix(".log")
     with open(log, "w") as handle:  # a file, not a pipe: rank 1 may outlive rank 0 briefly
         proc = subprocess.run(
-            [sys.executable, str(script), str(devices), str(out)],
+            [sys.executable, str(script), str(devices), str(out), kind],
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -141,14 +150,15 @@ def test_unused_parameters_are_detected_for_ddp() -> None:
 
 
 @pytest.mark.slow
-def test_two_ddp_processes_match_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["gated", "image-conditional"])
+def test_two_ddp_processes_match_one_process(tmp_path: Path, kind: str) -> None:
     tests_dir = str(Path(__file__).resolve().parents[1])
     script = tmp_path / "run_training.py"
     script.write_text(SCRIPT.format(tests=tests_dir))
-    one = _run(script, 1, tmp_path / "one")
-    two = _run(script, 2, tmp_path / "two")
+    one = _run(script, 1, tmp_path / "one", kind)
+    two = _run(script, 2, tmp_path / "two", kind)
     assert (one["world_size"], two["world_size"]) == (1, 2)
-    # every gated_pixelcnn parameter reaches the loss, so plain DDP is chosen
+    # every parameter reaches the loss, so plain DDP is chosen
     assert two["strategy"] == "ddp"
     assert one["steps"] == two["steps"] == 8
 
