@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from genzoo.core.progress import set_progress
 from genzoo.errors import GenzooError
 
 EXIT_USER_ERROR = 2
@@ -38,6 +39,14 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
 
     series.register(sub)
     train.register(sub, argv)
+    for command in sub.choices.values():  # one switch for every command's progress bars
+        if "--progress" not in command._option_string_actions:
+            command.add_argument(
+                "--progress",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help="progress bars on stderr (default: when stderr is a terminal)",
+            )
     return parser
 
 
@@ -49,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USER_ERROR
+        set_progress(getattr(args, "progress", None))
         return int(args.run(args) or 0)
     except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)

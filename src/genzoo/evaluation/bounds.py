@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.core.progress import progress
 from genzoo.evaluation.likelihood import summarize
 from genzoo.models.base import with_condition
 from genzoo.models.vae.base import DEFAULT_K, LatentVariableModel
@@ -57,20 +58,25 @@ def evaluate_bound(
     model.eval()
     try:
         terms: dict[str, list[Tensor]] = {"elbo": [], "reconstruction": [], "kl": []}
-        for start in range(0, x.shape[0], batch_size):
-            part = slice(start, start + batch_size)
-            yb = None if y is None else y[part]
-            cb = with_condition(None if c is None else c[part])
-            out = model.elbo_terms(x[part], yb, k=1, generator=generator, **cb)
-            for key, value in out.items():
-                terms[key].append(value.double().cpu())
+        with progress(x.shape[0], f"{model.name}: ELBO", unit="image") as bar:
+            for start in range(0, x.shape[0], batch_size):
+                part = slice(start, start + batch_size)
+                yb = None if y is None else y[part]
+                cb = with_condition(None if c is None else c[part])
+                out = model.elbo_terms(x[part], yb, k=1, generator=generator, **cb)
+                for key, value in out.items():
+                    terms[key].append(value.double().cpu())
+                bar.update(out["elbo"].shape[0])
         m = x.shape[0] if iwae_images is None else min(int(iwae_images), x.shape[0])
         iwae = []
-        for s in range(0, m, batch_size):
-            e = min(s + batch_size, m)
-            yb = None if y is None else y[s:e]
-            cb = with_condition(None if c is None else c[s:e])
-            iwae.append(model.iwae_bound(x[s:e], yb, k, generator=generator, **cb).double().cpu())
+        with progress(m, f"{model.name}: IWAE bound (k={k})", unit="image") as bar:
+            for s in range(0, m, batch_size):
+                e = min(s + batch_size, m)
+                yb = None if y is None else y[s:e]
+                cb = with_condition(None if c is None else c[s:e])
+                bound = model.iwae_bound(x[s:e], yb, k, generator=generator, **cb)
+                iwae.append(bound.double().cpu())
+                bar.update(e - s)
     finally:
         model.train(was_training)
     elbo = torch.cat(terms["elbo"])

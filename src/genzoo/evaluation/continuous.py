@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.core.progress import progress
 from genzoo.data.dataset import Dataset
 from genzoo.distributions.gaussian import standard_normal_log_prob
 from genzoo.errors import ConfigError, UnsupportedError
@@ -328,6 +329,7 @@ def _ais(
     # ais() lays the chains of image i out as rows [i * width, (i + 1) * width)
     width = int(options["chains"]) + int(options["tuning_chains"])
     estimates, accept = [], []
+    bar = progress(x.shape[0], f"{model.name}: AIS ({steps} steps, sigma {sigma:g})", "image")
     for s in range(0, x.shape[0], batch):
         yb = None if labels is None else labels[s : s + batch].to(model.device)
         y_rep = None if yb is None else yb.repeat_interleave(width)
@@ -348,6 +350,8 @@ def _ais(
         )
         estimates.append(result.log_likelihood.double().cpu())
         accept.append(result.acceptance)
+        bar.update(estimates[-1].shape[0])
+    bar.close()
     values = torch.cat(estimates)
     finite = [a for a in accept if not math.isnan(a)]
     return values, (sum(finite) / len(finite) if finite else float("nan"))

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.core.progress import progress
 from genzoo.errors import UnsupportedError
 from genzoo.models.base import GenerativeModel, with_condition
 
@@ -50,11 +51,13 @@ def evaluate_likelihood(
     model.eval()
     try:
         parts = []
-        for start in range(0, x.shape[0], batch_size):
-            part = slice(start, start + batch_size)
-            yb = None if y is None else y[part]
-            cb = None if c is None else c[part]
-            parts.append(model.log_prob(x[part], yb, **with_condition(cb)).double().cpu())
+        with progress(x.shape[0], f"{model.name}: test likelihood", unit="image") as bar:
+            for start in range(0, x.shape[0], batch_size):
+                part = slice(start, start + batch_size)
+                yb = None if y is None else y[part]
+                cb = None if c is None else c[part]
+                parts.append(model.log_prob(x[part], yb, **with_condition(cb)).double().cpu())
+                bar.update(parts[-1].shape[0])
     finally:
         model.train(was_training)
     return {**summarize(-torch.cat(parts), model.num_dims), "density": model.density}

@@ -42,6 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.core.progress import progress
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError
 from genzoo.evaluation.feature_metrics import sample_quality
@@ -92,9 +93,11 @@ def draw_samples(
     if y is None:
         y = model.default_labels(n)
     parts = []
-    for start in range(0, n, batch_size):
-        yb = None if y is None else y[start : start + batch_size]
-        parts.append(model.sample(min(batch_size, n - start), yb, generator=generator).cpu())
+    with progress(n, f"{model.name}: sampling", unit="image") as bar:
+        for start in range(0, n, batch_size):
+            yb = None if y is None else y[start : start + batch_size]
+            parts.append(model.sample(min(batch_size, n - start), yb, generator=generator).cpu())
+            bar.update(parts[-1].shape[0])
     return torch.cat(parts)
 
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genzoo.core.progress import progress
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, TrainingError
 from genzoo.evaluation.features.network import ClassifierFeatures
@@ -87,6 +88,7 @@ def train_classifier(
         optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE)
         module.train()
         step = 0
+        bar = progress(total, "training the feature network", unit="step")
         for _ in range(epochs):
             perm = torch.randperm(n, generator=order)
             for b in range(steps_per_epoch):
@@ -103,6 +105,8 @@ def train_classifier(
                 loss.backward()
                 optimizer.step()
                 step += 1
+                bar.update()
+        bar.close()
     module.eval()
     seconds = time.perf_counter() - start
     accuracy = None
