@@ -302,3 +302,34 @@ def test_processes_starting_together_get_one_lock(tmp_path: Path):
     assert len(held) == 1, results
     holder = held[0].split()[1]
     assert all(f"process {holder} on" in out for out in refused), results
+
+
+def test_find_runs_lists_training_runs_but_not_their_evaluations(tmp_path):
+    import shutil
+
+    from genzoo.cli.main import main
+    from genzoo.core.run import find_runs
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "legacy-v1"
+    for name in ("gated_pixelcnn-digits", "vae-digits", "hmm-nile"):
+        shutil.copytree(fixtures / name, tmp_path / "runs" / name)
+    nested = tmp_path / "runs" / "vae-digits" / "evaluations" / "mnist"
+    shutil.copytree(fixtures / "vae-digits", nested)  # an evaluation folder is not a run
+    found = [r.path.name for r in find_runs(tmp_path / "runs")]
+    assert found == ["gated_pixelcnn-digits", "vae-digits"]  # the series fit is not an image run
+    assert find_runs(tmp_path / "empty-but-missing") == []
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+
+
+def test_runs_command_prints_one_row_per_run(tmp_path, capsys):
+    import shutil
+
+    from genzoo.cli.main import main
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "legacy-v1"
+    shutil.copytree(fixtures / "vae-digits", tmp_path / "v")
+    assert main(["runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["run", "model", "data", "budget", "result"]
+    assert len(out) == 2 and "vae" in out[1] and "bits/dim (bound)" in out[1]
+    assert main(["runs", str(tmp_path / "nope")]) == 2

@@ -22,14 +22,24 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     """The full parser; ``argv`` lets ``train MODEL`` add that model's hyper-parameter flags."""
     from genzoo import __version__
-    from genzoo.cli import complete, datasets, evaluate, interpolate, models, sample, tasks, train
+    from genzoo.cli import (
+        complete,
+        datasets,
+        evaluate,
+        interpolate,
+        models,
+        runs,
+        sample,
+        tasks,
+        train,
+    )
 
     parser = ArgumentParser(
         prog="genzoo", description="Deep generative models of images behind one contract."
     )
     parser.add_argument("--version", action="version", version=f"genzoo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    for module in (datasets, tasks, models, evaluate, sample, complete, interpolate):
+    for module in (datasets, tasks, models, runs, evaluate, sample, complete, interpolate):
         module.register(sub)
     from genzoo.cli import cluster, compare, embed, probe  # the unsupervised tasks
 

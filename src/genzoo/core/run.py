@@ -211,6 +211,22 @@ def _create_lock(path: Path, owner: dict[str, Any]) -> bool:
         os.unlink(name)
 
 
+def find_runs(root: str | os.PathLike[str]) -> list[RunFolder]:
+    """The training runs of image models under ``root`` (``root`` itself included), sorted by
+    path; the ``evaluations/`` sub-folders of a run are not runs of their own, and a saved
+    model without a training record (a time-series fit) is not listed."""
+    base = Path(root)
+    found = []
+    for config in sorted(base.rglob(CONFIG_NAME)):
+        folder = config.parent
+        if RunFolder.EVALUATIONS in folder.relative_to(base).parts:
+            continue
+        run = RunFolder(folder)
+        if run.train_config.is_file() and (run.holds_model() or run.checkpoint.exists()):
+            found.append(run)
+    return found
+
+
 def _read_lock(path: Path) -> dict[str, Any] | None:
     try:
         owner = json.loads(path.read_text())
