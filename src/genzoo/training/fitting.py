@@ -15,9 +15,10 @@ starts after ``M`` minutes); the fit also stops when it converges (``stop_reason
 the training images), ``--validation N`` holds ``N`` training images out, and every iteration
 writes a ``metrics.csv`` row: the training log-likelihood of that iteration's parameters and,
 when ``--eval-every`` > 0, the ``model.loss`` metrics on the held-out images (``--validation``,
-else the first ``--eval-images`` test images); ``--keep-best`` ends with the iteration of the lowest held-out loss. Optimiser, batch, EMA,
-precision and checkpoint options play no part; there is no ``checkpoint.pt`` and no resume (a
-fit is rerun from scratch), and a fit runs in one process on the CPU.
+else the first ``--eval-images`` test images); ``--keep-best`` ends with the iteration of the
+lowest held-out loss. Optimiser, batch, EMA, precision and checkpoint options play no part;
+there is no ``checkpoint.pt`` and no resume (a fit is rerun from scratch), and a fit runs in one
+process on the CPU.
 """
 
 from __future__ import annotations
