@@ -97,6 +97,7 @@ def class_log_likelihoods(
 
 
 def _joint(model: GenerativeModel, x: Tensor, log_prior: Tensor, **kwargs: Any) -> Tensor:
+    check_classifier(model)
     prior = torch.as_tensor(log_prior, dtype=torch.float64).cpu()
     if prior.shape != (model.num_classes,):
         raise ConfigError(
