@@ -11,21 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import data_spec, evaluation_name, load_data, load_run_model, say
+from genzoo.cli.common import (
+    add_typed_arguments,
+    data_spec,
+    evaluation_name,
+    load_data,
+    load_run_model,
+    picked,
+    say,
+)
 from genzoo.core.run import RunFolder
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma list of integers, got {text!r}"
-        ) from None
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,44 +48,45 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="run of the background model of the likelihood ratio (trained with --perturb)",
     )
-    p.add_argument(
-        "--scores",
-        type=_names,
-        default=None,
-        help=f"comma list among {', '.join(ood.SCORES)} (default: all; the likelihood ratio "
-        "with --background)",
+    add_typed_arguments(
+        p,
+        {
+            "scores": (
+                tuple[str, ...],
+                ",".join(ood.SCORES),
+                "comma list of OOD scores (the likelihood ratio only with --background)",
+                None,
+            ),
+            "compressors": (
+                tuple[str, ...],
+                ",".join(ood.COMPRESSORS),
+                "lossless compressors of the input complexity",
+                None,
+            ),
+            "batch_sizes": (
+                tuple[int, ...],
+                ",".join(map(str, ood.BATCH_SIZES)),
+                "batch sizes of the typicality test",
+                None,
+            ),
+            "bootstrap": (
+                int,
+                ood.BOOTSTRAP,
+                "bootstrap resamples of every interval (0: none)",
+                None,
+            ),
+            "batch_size": (int, 256, "images per log_prob call", None),
+            "seed": (int, 0, "seed of the bootstrap and the typicality batches", None),
+        },
     )
-    p.add_argument(
-        "--compressors",
-        type=_names,
-        default=ood.COMPRESSORS,
-        help=f"lossless compressors of the input complexity (default: {','.join(ood.COMPRESSORS)})",
-    )
-    p.add_argument(
-        "--batch-sizes",
-        type=_ints,
-        default=ood.BATCH_SIZES,
-        help=f"batch sizes of the typicality test (default: {','.join(map(str, ood.BATCH_SIZES))})",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=ood.BOOTSTRAP,
-        help=f"bootstrap resamples of every interval, 0 for none (default: {ood.BOOTSTRAP})",
-    )
-    p.add_argument("--batch-size", type=int, default=256, help="images per log_prob call")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the batches")
     p.add_argument("--out", default=None, help="output folder (default: RUN/evaluations/ood-NAME)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.errors import ConfigError
     from genzoo.evaluation.ood import evaluate_ood, write_ood
     from genzoo.evaluation.run_evaluation import held_out_split
 
-    if args.bootstrap < 0 or args.batch_size < 1:
-        raise ConfigError("--bootstrap must be >= 0 and --batch-size >= 1")
     run = RunFolder(args.run_dir)
     model = load_run_model(run.path)
     in_data, _ = _run_data(run)
@@ -101,18 +97,14 @@ def run(args: argparse.Namespace) -> int:
         background = load_run_model(RunFolder(args.background).path)
         _warn_unperturbed(RunFolder(args.background))
     held = held_out_split(run, in_data)
+    options = ("scores", "compressors", "batch_sizes", "bootstrap", "batch_size", "seed")
     report = evaluate_ood(
         model,
         in_data,
         out_data,
         background=background,
-        scores=args.scores,
-        compressors=args.compressors,
-        batch_sizes=args.batch_sizes,
         entropy_images=None if held is None else held.x,
-        bootstrap=args.bootstrap,
-        seed=args.seed,
-        batch_size=args.batch_size,
+        **picked(args, options),
     )
     report.summary["run"] = str(run.path)
     if args.background is not None:

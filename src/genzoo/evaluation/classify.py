@@ -261,12 +261,9 @@ def evaluate_classifiers(
     """
     check_classifier(model)
     _require_labels(dataset)
-    if tuple(dataset.shape) != tuple(model.shape) or dataset.levels != model.levels:
-        raise ConfigError(
-            f"the model expects images of shape {tuple(model.shape)} with {model.levels} levels "
-            f"but {dataset.name!r} has {tuple(dataset.shape)} with {dataset.levels}; load the "
-            "data with --size / --levels to match"
-        )
+    from genzoo.evaluation.ood import check_matches  # lazily: ood imports this module
+
+    check_matches(model, dataset)
     prior = class_log_prior(dataset.train_labels, int(model.num_classes))  # type: ignore[arg-type]
     log_proba = predict_log_proba(
         model, dataset.test, prior, c=dataset.test_condition, batch_size=batch_size

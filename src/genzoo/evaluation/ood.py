@@ -295,6 +295,11 @@ def evaluate_ood(
         An :class:`OODReport`.
     """
     chosen = _chosen_scores(scores, background)
+    if bootstrap < 0 or batch_size < 1 or typicality_batches < 1:
+        raise ConfigError(
+            f"need bootstrap >= 0, batch_size >= 1 and typicality_batches >= 1; got {bootstrap}, "
+            f"{batch_size}, {typicality_batches}"
+        )
     check_density(model)
     check_matches(model, in_data)
     check_matches(model, out_data)
