@@ -48,6 +48,10 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     from genzoo.cli import series  # time-series models
 
     series.register(sub)
+    from genzoo.cli import classify, ood  # using a density: OOD detection, Bayes' rule
+
+    ood.register(sub)
+    classify.register(sub)
     train.register(sub, argv)
     for command in sub.choices.values():  # one switch for every command's progress bars
         if "--progress" not in command._option_string_actions:

@@ -19,6 +19,7 @@ STREAM_BINARIZE = 1
 STREAM_GLOBAL = 2
 STREAM_EVAL = 3
 STREAM_VALIDATION = 4
+STREAM_PERTURB = 5
 
 
 def derive_seed(*words: int) -> int:
@@ -75,3 +76,26 @@ def shard(batch: Tensor, rank: int, world_size: int) -> Tensor:
     """The ``rank``-th of ``world_size`` equal consecutive slices of ``batch`` (dim 0)."""
     size = batch.shape[0] // world_size
     return batch[rank * size : (rank + 1) * size]
+
+
+def perturb(x: Tensor, levels: int, rate: float, generator: torch.Generator) -> Tensor:
+    """Replace each sub-pixel, with probability ``rate``, by a level drawn uniformly from
+    ``[0, levels)`` (the input perturbation of Ren et al. 2019's background model).
+
+    A replaced value equals the original with probability ``1 / levels``, so the expected
+    fraction of changed sub-pixels is ``rate * (1 - 1 / levels)``.
+
+    Args:
+        x: LongTensor ``[B, C, H, W]`` in ``[0, levels)`` on the generator's device.
+        levels: number of levels ``K``.
+        rate: the probability ``mu`` in ``[0, 1]``; ``0`` returns ``x`` itself.
+        generator: the only source of randomness.
+
+    Returns:
+        LongTensor like ``x``.
+    """
+    if rate == 0:
+        return x
+    replace = torch.rand(x.shape, generator=generator, device=x.device) < rate
+    noise = torch.randint(0, levels, x.shape, generator=generator, device=x.device)
+    return torch.where(replace, noise, x)

@@ -11,7 +11,7 @@ from genzoo.models.base import GenerativeModel
 from genzoo.training.config import TrainConfig
 
 #: Recipe fields that fix the data stream: resuming with other values would not continue the run.
-RESUME_FIXED = ("batch_size", "seed", "binarize", "validation")
+RESUME_FIXED = ("batch_size", "seed", "binarize", "validation", "perturb")
 
 
 def dataset_info(dataset: Dataset) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def check_resume(
                 f"cannot resume from {path}: it was trained on {saved_data.get('name')!r} with "
                 f"{key}={saved_data.get(key)!r}, now {key}={data[key]!r}; load the same dataset"
             )
-    saved_config = state["train_config"]
+    saved_config = {**TrainConfig().to_dict(), **state["train_config"]}  # older runs: defaults
     for key in RESUME_FIXED:
         if saved_config.get(key) != getattr(config, key):
             raise TrainingError(

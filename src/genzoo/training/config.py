@@ -130,6 +130,16 @@ class TrainConfig:
             BINARIZATIONS,
         ),
     )
+    perturb: float = field(
+        default=0.0,
+        metadata=_help(
+            "replace each training sub-pixel, with this probability, by a level drawn uniformly "
+            "at random: the background model of the likelihood ratio (Ren et al. 2019, `genzoo "
+            "ood --background`; they use 0.1-0.3). Evaluation images are never perturbed; a "
+            "model fitted by its own algorithm sees one perturbed copy of the training set "
+            "(0 = off)"
+        ),
+    )
     # ---------------------------------------------------------------- evaluation and output
     eval_every: int = field(
         default=500,
@@ -288,6 +298,7 @@ PARAMS: dict[str, P.Constraint] = {
     "ema_decay": P.Float(0, 1, max_open=True),
     "seed": P.Int(min=0, max=2**63 - 1),
     "binarize": P.OneOf(*BINARIZATIONS),
+    "perturb": P.Float(0, 1),
     "eval_every": _STEPS,
     "validation": _STEPS,
     "eval_images": P.Int(min=1),

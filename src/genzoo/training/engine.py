@@ -6,10 +6,11 @@ optimiser step (likelihood: ``model.loss`` -> backward -> clip -> AdamW; adversa
 two-player game), then the EMA, logging, periodic evaluation and checkpoints follow.
 
 Reproducibility. The data order is a function of ``(seed, epoch)`` (see
-:mod:`genzoo.training.batches`), dynamic binarisation of ``(seed, step)``, the global RNGs (used
-by dropout) are seeded from ``(seed, rank)`` and saved per rank in every checkpoint, and
-evaluation runs under a forked RNG so it never perturbs training. On CPU, ``N`` uninterrupted
-steps and ``k`` steps + resume to ``N`` give bit-identical weights.
+:mod:`genzoo.training.batches`), dynamic binarisation of ``(seed, step)``, input perturbation
+(``perturb``) of ``(seed, epoch, batch)``, the global RNGs (used by dropout) are seeded from
+``(seed, rank)`` and saved per rank in every checkpoint, and evaluation runs under a forked RNG
+so it never perturbs training. On CPU, ``N`` uninterrupted steps and ``k`` steps + resume to
+``N`` give bit-identical weights.
 
 Distribution. ``devices=2, strategy="ddp"`` runs one process per device (Fabric re-executes the
 calling script for ranks >= 1); each rank computes the loss on its slice of the global batch and
@@ -39,8 +40,10 @@ from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.batches import (
     STREAM_BINARIZE,
     STREAM_GLOBAL,
+    STREAM_PERTURB,
     BatchOrder,
     derive_seed,
+    perturb,
     seeded_generator,
     shard,
 )
@@ -649,9 +652,17 @@ def _batch(s: Session) -> Split:
     indices = s.order.global_batch(progress.epoch, progress.batch_in_epoch)  # type: ignore[union-attr]
     mine = shard(indices, s.rank, s.world)
     part = _model_inputs(s.model, data.take("train", mine))
-    if config.binarize == "dynamic":  # binarise the global batch, so devices do not matter
+    images = None  # a changed global batch (so the number of devices does not matter)
+    if config.binarize == "dynamic":
         generator = seeded_generator(config.seed, STREAM_BINARIZE, progress.step)
         images = dynamic_binarize(data.train_raw[indices], data.raw_levels, generator)
+    if config.perturb > 0:  # one stream per batch of the data order: a GAN's critic batches too
+        generator = seeded_generator(
+            config.seed, STREAM_PERTURB, progress.epoch, progress.batch_in_epoch
+        )
+        clean = data.train[indices] if images is None else images
+        images = perturb(clean, data.levels, config.perturb, generator)
+    if images is not None:
         part = Split(shard(images, s.rank, s.world), part.y, part.c)
     return part
 

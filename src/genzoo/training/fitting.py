@@ -11,13 +11,14 @@ How the recipe maps onto a fit. One *step* is one iteration of the algorithm, a 
 the training images (so ``steps == epochs``). The budget caps the iterations below the model's
 own ``max_iter`` (``--steps N`` / ``--epochs N``: at most ``N``; ``--minutes M``: no iteration
 starts after ``M`` minutes); the fit also stops when it converges (``stop_reason ==
-"converged"``). ``--seed`` seeds the fit's generator, ``--validation N`` holds ``N`` training
-images out, and every iteration writes a ``metrics.csv`` row: the training log-likelihood of
-that iteration's parameters and, when ``--eval-every`` > 0, the ``model.loss`` metrics on the
-held-out images (``--validation``, else the first ``--eval-images`` test images);
-``--keep-best`` ends with the iteration of the lowest held-out loss. Optimiser, batch, EMA,
-precision and checkpoint options play no part; there is no ``checkpoint.pt`` and no resume (a
-fit is rerun from scratch), and a fit runs in one process on the CPU.
+"converged"``). ``--seed`` seeds the fit's generator (and ``--perturb``'s one perturbed copy of
+the training images), ``--validation N`` holds ``N`` training images out, and every iteration
+writes a ``metrics.csv`` row: the training log-likelihood of that iteration's parameters and,
+when ``--eval-every`` > 0, the ``model.loss`` metrics on the held-out images (``--validation``,
+else the first ``--eval-images`` test images); ``--keep-best`` ends with the iteration of the
+lowest held-out loss. Optimiser, batch, EMA, precision and checkpoint options play no part;
+there is no ``checkpoint.pt`` and no resume (a fit is rerun from scratch), and a fit runs in one
+process on the CPU.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from genzoo.core.run import RunFolder
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, TrainingError
 from genzoo.models.base import GenerativeModel, with_condition
+from genzoo.training.batches import STREAM_PERTURB, perturb, seeded_generator
 from genzoo.training.checks import check_data
 from genzoo.training.config import TrainConfig
 from genzoo.training.evaluate import eval_split, evaluate, split_validation
@@ -94,7 +96,8 @@ def _fit(
     count = config.validation or config.eval_images
     held = eval_split(eval_source, model, count, 0, 1)
     part = train_data.take("train", slice(None))
-    x = part.x
+    generator = seeded_generator(config.seed, STREAM_PERTURB)  # one perturbed copy, if asked
+    x = perturb(part.x, train_data.levels, config.perturb, generator)
     y = part.y if model.num_classes is not None else None
     c = part.c if model.capabilities.image_conditional else None
     metrics = MetricsWriter(out, resume_step=None, enabled=True)
