@@ -333,3 +333,19 @@ def test_gaussian_mixture_survives_collapsed_float32_features():
         GaussianMixture(10, covariance_type="diag", random_state=0).fit(x)
     assigned = cluster_assignments(x, x, k=10, method="gmm", seed=0)
     assert clustering_scores(groups, assigned)["nmi"] == pytest.approx(1.0)
+
+
+def test_tsne_map_is_seeded_and_keeps_classes_apart(digits):
+    one = embed(digits, method="tsne", seed=3)
+    two = embed(digits, method="tsne", seed=3)
+    assert one.method == "tsne" and one.coords.shape == (297, 2) and one.num_train == 0
+    assert np.array_equal(one.coords, two.coords)  # explicit seed, same map
+    assert one.axis_names() == ("t-SNE 1", "t-SNE 2")
+    # t-SNE keeps neighbourhoods: a test image's nearest neighbour on the map shares its class
+    # far more often than chance (1/10); raw-pixel neighbours on digits agree ~95 % of the time
+    d = ((one.coords[:, None] - one.coords[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    agree = (one.labels[d.argmin(1)] == one.labels).mean()
+    assert agree > 0.8
+    with pytest.raises(ConfigError, match="pca, tsne"):
+        embed(digits, method="umap")

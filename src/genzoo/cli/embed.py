@@ -19,6 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_arguments(p)
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument(
+        "--method",
+        choices=("pca", "tsne"),
+        default="pca",
+        help="pca: the first two principal components of the training features, applied to the "
+        "test set; tsne: a seeded t-SNE map of the test features (default: pca)",
+    )
+    p.add_argument(
         "--coords",
         default=None,
         help="coordinates file, .csv (index,x,y,label) or .npz (default: OUT with .csv)",
@@ -39,7 +46,12 @@ def run(args: argparse.Namespace) -> int:
         raise GenzooError(f"--coords must end in .csv or .npz, got {coords}")
     model, dataset = load_source(args)
     embedding = embed(
-        dataset, model, max_train=args.max_train, seed=args.seed, batch_size=args.batch_size
+        dataset,
+        model,
+        max_train=args.max_train,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        method=args.method,
     )
     plot_embedding(
         embedding,
@@ -52,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     how = (
         "the 2-D latents"
         if embedding.method == "latents"
+        else f"t-SNE of {embedding.feature_dim}-D {embedding.representation}"
+        if embedding.method == "tsne"
         else f"PCA of {embedding.feature_dim}-D {embedding.representation} fitted on "
         f"{embedding.num_train:,} training images ({', '.join(embedding.axis_names())})"
     )

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, UnsupportedError
+from genzoo.evaluation.likelihood import check_matches
 from genzoo.models.base import GenerativeModel, with_condition
 
 #: bins of the expected calibration error
@@ -261,7 +262,6 @@ def evaluate_classifiers(
     """
     check_classifier(model)
     _require_labels(dataset)
-    from genzoo.evaluation.ood import check_matches  # lazily: ood imports this module
 
     check_matches(model, dataset)
     prior = class_log_prior(dataset.train_labels, int(model.num_classes))  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 
 from genzoo.core.progress import progress
-from genzoo.errors import UnsupportedError
+from genzoo.data.dataset import Dataset
+from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel, with_condition
 
 
@@ -80,3 +81,21 @@ def summarize(nll: Tensor, num_dims: int) -> dict[str, Any]:
         "bits_per_dim_stderr": bits_per_dim(stderr, num_dims),
         "num_images": n,
     }
+
+
+def check_matches(model: GenerativeModel, dataset: Dataset, role: str = "the model") -> None:
+    """Raise :class:`ConfigError` unless ``dataset``'s images fit ``model`` (shape and levels),
+    saying which ``--size`` / ``--levels`` would make them."""
+    if tuple(dataset.shape) == tuple(model.shape) and dataset.levels == model.levels:
+        return
+    channels, height, width = model.shape
+    hint = f"--levels {model.levels}"
+    if tuple(dataset.shape[1:]) != (height, width):
+        hint = (f"--size {height} " if height == width else f"--size {height}x{width} ") + hint
+    if dataset.shape[0] != channels:
+        hint = f"images with {channels} channel(s) (no flag converts channels)"
+    raise ConfigError(
+        f"{dataset.name!r} has images of shape {tuple(dataset.shape)} with {dataset.levels} "
+        f"levels but {role} ({model.name}) takes {tuple(model.shape)} with {model.levels}; "
+        f"load it to match: {hint}"
+    )

@@ -49,6 +49,7 @@ from genzoo.core.atomic import atomic_save, atomic_write_json
 from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.evaluation.classify import class_log_prior, marginal_log_prob
+from genzoo.evaluation.likelihood import check_matches
 from genzoo.models.base import GenerativeModel
 
 SCORES = ("likelihood", "likelihood-ratio", "input-complexity", "typicality")
@@ -78,24 +79,6 @@ def check_density(model: GenerativeModel, role: str = "the model") -> None:
             f"{role} ({model.name}) models p(x | c) given a conditioning image, not p(x); OOD "
             "scores need an unconditional or class-conditional model"
         )
-
-
-def check_matches(model: GenerativeModel, dataset: Dataset, role: str = "the model") -> None:
-    """Raise :class:`ConfigError` unless ``dataset``'s images fit ``model`` (shape and levels),
-    saying which ``--size`` / ``--levels`` would make them."""
-    if tuple(dataset.shape) == tuple(model.shape) and dataset.levels == model.levels:
-        return
-    channels, height, width = model.shape
-    hint = f"--levels {model.levels}"
-    if tuple(dataset.shape[1:]) != (height, width):
-        hint = (f"--size {height} " if height == width else f"--size {height}x{width} ") + hint
-    if dataset.shape[0] != channels:
-        hint = f"images with {channels} channel(s) (no flag converts channels)"
-    raise ConfigError(
-        f"{dataset.name!r} has images of shape {tuple(dataset.shape)} with {dataset.levels} "
-        f"levels but {role} ({model.name}) takes {tuple(model.shape)} with {model.levels}; "
-        f"load it to match: {hint}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """2-D maps: the test set on the first two principal components of the training features (or
-the latents themselves when they are 2-D), and its coordinates written as ``.csv`` / ``.npz``."""
+the latents themselves when they are 2-D), or a t-SNE map of its features (van der Maaten &
+Hinton 2008, scikit-learn's ``TSNE``), and its coordinates written as ``.csv`` / ``.npz``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from genzoo.evaluation.unsupervised.representation import pca
 from genzoo.evaluation.unsupervised.subsets import train_subset
 from genzoo.models.base import GenerativeModel
 
+EMBED_METHODS = ("pca", "tsne")
+
 
 @dataclass
 class Embedding:
@@ -24,7 +27,7 @@ class Embedding:
     Attributes:
         coords: float array ``[N_test, 2]``.
         labels: int array ``[N_test]`` or ``None`` (unlabelled data).
-        method: ``"latents"`` (2-D features used as they are) or ``"pca"``.
+        method: ``"latents"`` (2-D features used as they are), ``"pca"`` or ``"tsne"``.
         representation: what was projected (``"vae features"``, ``"raw pixels"``).
         explained_variance: fraction of the training variance on each axis (PCA only).
         feature_dim: dimension before the projection.
@@ -40,6 +43,8 @@ class Embedding:
     num_train: int
 
     def axis_names(self) -> tuple[str, str]:
+        if self.method == "tsne":
+            return "t-SNE 1", "t-SNE 2"
         if self.explained_variance is None:
             return "z1", "z2"
         a, b = self.explained_variance
@@ -53,12 +58,17 @@ def embed(
     max_train: int | None = None,
     seed: int = 0,
     batch_size: int = 256,
+    method: str = "pca",
 ) -> Embedding:
-    """2-D coordinates of the test set: the model's 2-D latents, else PCA of its features.
+    """2-D coordinates of the test set: the model's 2-D latents, else a map of its features.
 
-    Without a model: PCA of the raw pixels. The PCA is fitted on the training images' features
-    (a ``max_train`` subset if given) and applied to the test images.
+    Without a model: a map of the raw pixels. ``method="pca"``: the PCA is fitted on the training
+    images' features (a ``max_train`` subset if given) and applied to the test images;
+    ``"tsne"``: a seeded t-SNE of the test features themselves (t-SNE has no out-of-sample map;
+    distances between far clusters mean little, van der Maaten & Hinton 2008).
     """
+    if method not in EMBED_METHODS:
+        raise ConfigError(f"unknown map {method!r}; choose one of {', '.join(EMBED_METHODS)}")
     if model is not None:
         test = model_features(model, dataset.test, batch_size=batch_size)
         name = f"{model.name} features"
@@ -70,6 +80,8 @@ def embed(
         raise UnsupportedError(f"{name} are {test.shape[1]}-D; a 2-D map needs at least 2")
     if test.shape[1] == 2:
         return Embedding(test.astype(np.float64), labels, "latents", name, None, 2, 0)
+    if method == "tsne":
+        return Embedding(tsne(test, seed), labels, "tsne", name, None, test.shape[1], 0)
     x = train_subset(dataset, max_train, seed)
     train = (
         pixel_features(x, dataset.levels)
@@ -81,6 +93,19 @@ def embed(
     return Embedding(
         fitted.transform(test).astype(np.float64), labels, "pca", name, ratio, test.shape[1], len(x)
     )
+
+
+def tsne(features: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded 2-D t-SNE (scikit-learn) of ``features [N, D]``; PCA initialisation, perplexity
+    30 or less for a small set."""
+    from sklearn.manifold import TSNE
+
+    n = features.shape[0]
+    if n < 5:
+        raise ConfigError(f"a t-SNE map needs at least 5 images, got {n}")
+    perplexity = min(30.0, (n - 1) / 3)
+    model = TSNE(2, perplexity=perplexity, init="pca", random_state=seed)
+    return model.fit_transform(features.astype(np.float64)).astype(np.float64)
 
 
 def save_coordinates(embedding: Embedding, path: str | os.PathLike[str]) -> Path:
