@@ -81,7 +81,7 @@ def render() -> str:
         out.append("")
         for path, parser in commands:
             if path:
-                out.append(f'## `genzoo {" ".join(path)}` {{ #{"-".join(path)} }}\n')
+                out.append(f"## `genzoo {' '.join(path)}` {{ #{'-'.join(path)} }}\n")
             out.append(fenced(parser.format_help()))
             if path == ("train",):
                 out.append(train_hyperparameters(available_models()))

@@ -229,11 +229,7 @@ def vae(data: str) -> str:
         f"On the same first {n_iwae} test images, the best VAE's bound ({best}) against each "
         "autoregressive model's exact bits/dim (positive: the autoregressive model is better):"
     )
-    return (
-        measured_line([name])
-        + f"\n{head}\n\n{body}\n{paired_head}\n\n{same}"
-        + commands(rows)
-    )
+    return measured_line([name]) + f"\n{head}\n\n{body}\n{paired_head}\n\n{same}" + commands(rows)
 
 
 def sample_quality(data: str = "fashion-mnist") -> str:
@@ -298,8 +294,13 @@ def sample_quality(data: str = "fashion-mnist") -> str:
     )
     claim = d["claim"]
     claim_table = table(
-        [f"{claim['gan']} minus", "samples", "precision difference ± s.e.", "recall difference",
-         "verdict"],
+        [
+            f"{claim['gan']} minus",
+            "samples",
+            "precision difference ± s.e.",
+            "recall difference",
+            "verdict",
+        ],
         (
             (
                 c["vae"],
@@ -402,12 +403,9 @@ def classic(data: str) -> str:
         )
         for r in d["results"]
     ]
-    rows += [
-        (r["model"], "", r["density"], "", f(r["test_bits_per_dim"]), "") for r in d["deep"]
-    ]
+    rows += [(r["model"], "", r["density"], "", f(r["test_bits_per_dim"]), "") for r in d["deep"]]
     body = table(
-        ["model", "levels", "density", "steps (EM iterations)", "test bits/dim ± s.e.",
-         "accuracy"],
+        ["model", "levels", "density", "steps (EM iterations)", "test bits/dim ± s.e.", "accuracy"],
         rows,
     )
     head = (
@@ -462,8 +460,13 @@ def unsupervised(data: str) -> str:
         if m.get("untrained"):
             rows.append(row(_representation(m, levels, False), m["untrained"]))
     body = table(
-        ["representation", "dim", "probe accuracy ± s.e.", "k-means NMI / ARI",
-         "GMM (diag) NMI / ARI"],
+        [
+            "representation",
+            "dim",
+            "probe accuracy ± s.e.",
+            "k-means NMI / ARI",
+            "GMM (diag) NMI / ARI",
+        ],
         rows,
     )
     head = (
@@ -506,8 +509,14 @@ def timeseries() -> str:
             )
             first = False
     body = table(
-        ["series (train / test)", "model", "difference", "held-out nats/step ↑", "CRPS ↓",
-         "50% / 90% coverage"],
+        [
+            "series (train / test)",
+            "model",
+            "difference",
+            "held-out nats/step ↑",
+            "CRPS ↓",
+            "50% / 90% coverage",
+        ],
         rows,
     )
     st = d["settings"]
@@ -544,8 +553,15 @@ def sampling() -> str:
 def throughput(name: str = "throughput.json") -> str:
     d = load(name)
     body = table(
-        ["data", "model", "batch", "genzoo img/s", "reference img/s", "speed-up",
-         "test bits/dim genzoo / reference after equal steps"],
+        [
+            "data",
+            "model",
+            "batch",
+            "genzoo img/s",
+            "reference img/s",
+            "speed-up",
+            "test bits/dim genzoo / reference after equal steps",
+        ],
         (
             (
                 r["dataset"],
@@ -603,8 +619,12 @@ README_MODELS = (
 def readme() -> str:
     """The README's small table: one row per representative, likelihood next to samples."""
     data = "fashion-mnist"
-    files = [f"autoregressive-{data}.json", f"vae-{data}.json", f"gan-{data}.json",
-             f"classic-{data}.json"]
+    files = [
+        f"autoregressive-{data}.json",
+        f"vae-{data}.json",
+        f"gan-{data}.json",
+        f"classic-{data}.json",
+    ]
     ar = {r["model"]: r for r in load(files[0])["results"]}
     va = {r["model"]: r for r in load(files[1])["results"]}
     gan = {r["row"]: r for r in load(files[2])["results"]}
