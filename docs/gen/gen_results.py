@@ -667,6 +667,57 @@ def readme() -> str:
     return measured_line(files) + "\n" + note + "\n" + body
 
 
+def ood(data: str = "digits") -> str:
+    """``benchmarks/ood.py``: AUROC [bootstrap interval] of every score, both directions."""
+    name = f"ood-{data}.json"
+    d = load(name)
+    scores = list(d["directions"][0]["scores"])
+    rows = []
+    for direction in d["directions"]:
+        for score in scores:
+            r = direction["scores"][score]
+            low, high = r["auroc_ci"]
+            rows.append((f"{direction['in']} in, {direction['out']} out", score,
+                         f"{r['auroc']:.3f} [{low:.3f}, {high:.3f}]", f(r["auprc"], 3),
+                         f(r["fpr_at_95_tpr"], 3)))  # fmt: skip
+        typ = direction["typicality"]["auroc_by_batch_size"]
+        shown = ", ".join(f"{k}: {v:.3f}" for k, v in typ.items())
+        rows.append((f"{direction['in']} in, {direction['out']} out", "typicality (AUROC by batch)",
+                     shown, "", ""))  # fmt: skip
+    body = table(["direction", "score", "AUROC [95% bootstrap]", "AUPRC", "FPR at 95% TPR"], rows)
+    cfg = d["model_config"]
+    head = (
+        f"`{d['command']}`: {d['model']} ({', '.join(f'{k} {v}' for k, v in cfg.items())}), "
+        f"{d['steps_per_model']} steps per model, background trained with --perturb "
+        f"{d['perturb']}; second set {d['second_set']['name']} at {d['second_set']['size']}×"
+        f"{d['second_set']['size']}, {d['second_set']['levels']} levels. Higher score = more "
+        "likely out of distribution."
+    )
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
+def generative_vs_discriminative(data: str = "digits") -> str:
+    """``benchmarks/generative_vs_discriminative.py``: test error against labelled images."""
+    name = f"gvd-{data}.json"
+    d = load(name)
+    methods = list(d["summary"])
+    sizes = list(d["summary"][methods[0]])
+    rows = []
+    for m in methods:
+        cells = []
+        for n in sizes:
+            r = d["summary"][m].get(n)
+            if r is None:
+                cells.append("")
+                continue
+            spread = f" ± {r['error_std']:.3f}" if r["seeds"] > 1 else ""
+            cells.append(f"{r['error_mean']:.3f}{spread}")
+        rows.append((m.replace("_", " "), *cells))
+    body = table(["test error", *[f"n = {n}" for n in sizes]], rows)
+    head = f"`{d['command']}` ({d['num_test']} test images; ± is the spread over seeds)."
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
 def _per_data(fn: Callable[[str], str], prefix: str, data: Sequence[str] = DATASETS) -> dict:
     return {f"{prefix}-{d}": functools.partial(fn, d) for d in data}
 
@@ -688,6 +739,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "throughput-avx2": functools.partial(throughput, "throughput-avx2.json"),
     "throughput_pixelcnn": functools.partial(throughput, "throughput_pixelcnn.json"),
     "ema-batch-norm": ema_batch_norm,
+    "ood-digits": ood,
+    "gvd-digits": generative_vs_discriminative,
     "readme": readme,
 }
 
