@@ -68,7 +68,8 @@ def add_typed_arguments(
     """
     for name, (annotation, default, help_text, choices) in params.items():
         convert, is_bool = _parser_for(annotation)
-        text = f"{help_text} (default: {default})".strip().replace("%", "%%")
+        shown = "" if "(default:" in help_text else f" (default: {default})"  # said in the text
+        text = f"{help_text}{shown}".strip().replace("%", "%%")
         if is_bool:
             parser.add_argument(
                 flag(name),

@@ -88,8 +88,8 @@ class EvalConfig:
     quality_samples: int | None = field(
         default=None,
         metadata=_help(
-            "generated images (default: as many as reference images); autoregressive 28x28 "
-            "models draw ~15-60 images/s on one thread",
+            "generated images (default: as many as reference images); autoregressive models "
+            "sample slowly (one network pass per sub-pixel): fewer samples finish sooner",
             _QUALITY,
         ),
     )

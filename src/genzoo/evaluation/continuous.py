@@ -28,11 +28,10 @@ the same observation model. The estimate is a stochastic *lower* bound that rise
 AIS run, as Wu et al. chose it on validation data. For a VAE this scores a *different* model
 from its own discrete likelihood: use the IWAE bound (``genzoo eval``'s default) for that.
 
-Cost (one CPU thread): AIS makes ``(chains + tuning_chains) * steps * leapfrog_steps`` decoder
-passes with gradients per test image — with the defaults (4 + 2 chains, 300 steps, 10 leapfrog
-steps) 18,000 per image: about 20 s for the default 28x28 DCGAN generator, far less for 8x8
-digits, but about 30 minutes for a 28x28 VAE with the 256-level logistic likelihood (its mean
-sums over all levels). Parzen costs one distance per (test image, sample) pair: seconds.
+Cost: AIS makes ``(chains + tuning_chains) * steps * leapfrog_steps`` decoder passes with
+gradients per test image — with the defaults (4 + 2 chains, 300 steps, 10 leapfrog steps) 18,000
+per image; a decoder whose mean sums over 256 levels (the VAE's logistic likelihood) costs far
+more per pass than a GAN generator. Parzen costs one distance per (test image, sample) pair.
 """
 
 from __future__ import annotations

@@ -28,10 +28,9 @@ A class-conditional model is also scored on whether its samples show the request
 classifier's agreement with the labels the samples were drawn for (``label_agreement``), next to
 the classifier's accuracy on the floor's training images with their true labels.
 
-Cost: sampling dominates for autoregressive models (one network pass per sub-pixel). On one CPU
-thread, 10,000 28x28 samples take about 3 (pixelcnn) to 12 (pixelcnn_pp) minutes with cached
-sampling at batch 64; GANs and VAEs take seconds. The first use of a dataset trains and caches its
-classifier (digits: seconds; Fashion-MNIST: about a minute).
+Cost: sampling dominates for autoregressive models (one network pass per sub-pixel, or one
+incremental step with cached sampling); GANs and VAEs draw in one pass. The first use of a
+dataset trains and caches its classifier. Measured costs are in the docs (results, speed).
 """
 
 from __future__ import annotations

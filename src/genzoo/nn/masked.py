@@ -68,8 +68,8 @@ class MaskedConv2d(nn.Conv2d):
 
     One convolution with the full kernel times the mask. Computing only the kept taps (a
     ``(k//2) x k`` convolution over the rows above plus a ``1 x (k//2 + 1)`` one over the current
-    row) does fewer multiply-adds but measured slower on this CPU for every size tried, so the
-    plain form is kept (see DEVELOPERS.md).
+    row) does fewer multiply-adds but measured slower for every size tried, so the plain form is
+    kept (the measurement and its machine: DEVELOPERS.md).
     """
 
     def __init__(

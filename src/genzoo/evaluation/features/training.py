@@ -33,8 +33,8 @@ MAX_EPOCHS = 15
 def default_epochs(num_train: int) -> int:
     """About ``TARGET_IMAGES`` images seen: ``clip(ceil(240,000 / N), 1, 15)`` epochs.
 
-    Digits (1,500 images): 15 epochs (~2 s on one core, test accuracy 0.99); Fashion-MNIST
-    (60,000): 4 epochs (~50 s of CPU time, test accuracy ~0.90).
+    Digits (1,500 images): 15 epochs (test accuracy 0.99); Fashion-MNIST (60,000): 4 epochs
+    (test accuracy ~0.90).
     """
     return max(1, min(MAX_EPOCHS, -(-TARGET_IMAGES // max(1, num_train))))
 

@@ -56,9 +56,7 @@ from genzoo.models.registry import register_model
 
 #: images per chunk of the O(D H) computation are chosen so that each ``[B, D, H]`` float32
 #: intermediate stays below ~16 MB: larger blocks are mmap'd afresh by glibc on every allocation
-#: (its threshold tops out at 32 MB) and page-fault on first touch. Measured on 2026-12-01 for
-#: 28x28 binary images, H = 500, batch 64, one thread: 806 ms per training step in one block,
-#: 336-370 ms in blocks of 8-10 images.
+#: (its threshold tops out at 32 MB) and page-fault on first touch (measured: DEVELOPERS.md).
 CHUNK_BYTES = 16 << 20
 
 

@@ -31,11 +31,10 @@ Deviations from the paper and from openai/pixel-cnn:
   cropped), any number of colours and of ``resolutions``; Polyak averaging lives in
   ``genzoo.training`` (EMA), not in the model. ``forward`` recovers the integer image from the
   scaled one by rounding (the mixture's colour dependence uses the discrete values).
-* smaller defaults for a 2-core CPU: 32 filters and 1 block per resolution (paper: 160 and 5;
-  570k parameters, about Gated PixelCNN's default size, and 2-3x its training throughput here at
-  8x8 and 28x28), 5 mixtures (paper: 10; 17-level digits need few). Dropout 0.5 as in the paper,
-  against overfitting the 1,500 training digits in long runs; it slows short ones (45 s on digits:
-  2.01 bits/dim with 0.5, 1.91 with 0; not tuned further).
+* smaller defaults for a small CPU: 32 filters and 1 block per resolution (paper: 160 and 5;
+  570k parameters, about Gated PixelCNN's default size), 5 mixtures (paper: 10; 17-level digits
+  need few). Dropout 0.5 as in the paper, against overfitting the 1,500 training digits in long
+  runs; it slows short runs down (not tuned further; measurements in the docs' results).
 
 Cached sampling (Ramachandran et al. 2017, :class:`_PixelCNNppCache`): ``u`` at resolution ``l``
 depends only on rows above, so each of its rows is computed once, when the first pixel of the

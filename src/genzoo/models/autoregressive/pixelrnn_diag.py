@@ -36,11 +36,10 @@ from genzoo.nn.recurrent import DiagonalBiLSTM
 class PixelRNNDiagonalBiLSTM(PixelRNN):
     """PixelRNN with ``num_layers`` residual Diagonal BiLSTM layers of ``channels`` (h) features.
 
-    Defaults are sized for a 2-core CPU: each layer is a Python loop over the ``H + W`` diagonals
+    Defaults are sized for a small CPU: each layer is a Python loop over the ``H + W`` diagonals
     (both directions in one grouped step), so depth costs more than width. One layer already sees
-    the whole context; 2 layers of h = 32 (a 64-feature residual stream) train at ~300 digits
-    images/s on one core (~17/s at 28 x 28, 256 levels) and reach ~1.95 bits/dim on digits in
-    45 s; a third layer costs ~1.8x.
+    the whole context; the defaults are 2 layers of h = 32 (a 64-feature residual stream).
+    Measured speed and bits/dim: the docs' results pages.
 
     With the paper's ``7 x 7`` mask-A input convolution, the last pixel of a row, ``(i-1, W-1)``,
     appears in the convolution's output only at column ``W``, outside the image, so the

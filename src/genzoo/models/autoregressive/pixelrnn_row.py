@@ -33,11 +33,10 @@ from genzoo.nn.recurrent import RowLSTM
 class PixelRNNRowLSTM(PixelRNN):
     """PixelRNN with ``num_layers`` residual Row LSTM layers of ``channels`` (h) features.
 
-    Defaults are sized for a 2-core CPU: each layer is a Python loop over rows, so small steps
-    are overhead-bound and depth costs more than width. With 3 layers of h = 32 (a 64-feature
-    residual stream, like ``pixelcnn``'s default) it trains at ~800 digits images/s on one core
-    (~40/s at 28 x 28, 256 levels) and reaches ~1.75 bits/dim on digits in 45 s; h = 64 is ~3x
-    slower.
+    Defaults are sized for a small CPU: each layer is a Python loop over rows, so small steps
+    are overhead-bound and depth costs more than width. The defaults are 3 layers of h = 32 (a
+    64-feature residual stream, like ``pixelcnn``'s default). Measured speed and bits/dim: the
+    docs' results pages.
 
     Args:
         channels: hidden features per LSTM gate (h); the residual stream has 2h features.

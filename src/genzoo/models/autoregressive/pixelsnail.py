@@ -81,8 +81,7 @@ class PixelSNAIL(LogisticMixtureModel):
     Defaults: 32 features, 2 blocks of 2 residual blocks, 4 heads of 8 key and 8 value features,
     5 logistic components, dropout 0.1. Attention, not depth, gives every pixel the whole context,
     so a shallow stack suffices; the convolutions dominate the cost, which grows with the square
-    of ``channels``. On one thread of a busy 2-core CPU, 32 features train at ~250 images/s on
-    8 x 8 digits and 10-20 on 28 x 28 Fashion-MNIST (64 features: ~110 and ~6). Equal key and
+    of ``channels`` (doubling the features costs about 2-3x per image). Equal key and
     value head sizes let the fused attention kernel run without padding. Five components (the
     paper: 10, for RGB) and the mild dropout (for the 1,500 training digits) are not tuned.
 
