@@ -30,16 +30,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MODEL",
         help=f"models to train, space or comma separated (default: {' '.join(DEFAULT_MODELS)})",
     )
-    p.add_argument("--minutes-per-model", type=float, default=2.0,
-                   help="training minutes per model (0 = no time budget; default: 2)")  # fmt: skip
-    p.add_argument("--steps-per-model", type=int, default=0,
-                   help="optimizer steps (EM iterations) per model (0 = none)")  # fmt: skip
+    p.add_argument(
+        "--minutes-per-model",
+        type=float,
+        default=None,
+        help="training minutes per model (default: 2, unless --steps-per-model is given)",
+    )
+    p.add_argument(
+        "--steps-per-model",
+        type=int,
+        default=0,
+        help="optimizer steps (EM iterations) per model (0 = none)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every model (default: 0)")
-    p.add_argument("--validation", type=int, default=DEFAULT_VALIDATION,
-                   help="training images held out for the curves' validation points")  # fmt: skip
+    p.add_argument(
+        "--validation",
+        type=int,
+        default=DEFAULT_VALIDATION,
+        help="training images held out for the curves' validation points",
+    )
     p.add_argument("--out", default="runs/zoo", help="the zoo's folder (default: runs/zoo)")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: on in a terminal)")  # fmt: skip
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars (default: on in a terminal)",
+    )
     add_eval_arguments(p, exclude=FIXED)
     p.set_defaults(run=run)
 

@@ -9,7 +9,7 @@
 """
 
 from genzoo.report.cards import FAMILIES, RunCard, family_of, paper_of, read_card
-from genzoo.report.html import build_report, test_metrics
+from genzoo.report.html import build_report, metric_rows
 from genzoo.report.table import Row, comparison
 from genzoo.report.zoo import DEFAULT_MODELS, ZooResult, run_zoo
 
@@ -22,8 +22,8 @@ __all__ = [
     "build_report",
     "comparison",
     "family_of",
+    "metric_rows",
     "paper_of",
     "read_card",
     "run_zoo",
-    "test_metrics",
 ]

@@ -148,15 +148,15 @@ def build_report(
 
 
 def _check_out(out: Path, dirs: list[Path]) -> None:
+    for d in dirs:
+        if d.resolve() == out.resolve() or d.resolve().is_relative_to(out.resolve()):
+            raise ConfigError(f"--out {out} holds the run {d}; write the report elsewhere")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; choose a folder for the report")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise ConfigError(
             f"--out {out} exists and is not a genzoo report (no {MARKER}); choose a new folder"
         )
-    for d in dirs:
-        if d.resolve() == out.resolve() or d.resolve().is_relative_to(out.resolve()):
-            raise ConfigError(f"--out {out} holds the run {d}; write the report elsewhere")
 
 
 def _view(row: Row, index: int, images: _Images) -> RunView:
@@ -174,7 +174,7 @@ def _view(row: Row, index: int, images: _Images) -> RunView:
         anchor=f"run-{index}",
         curves=images.src(curves),
         figures=figures,
-        metrics=test_metrics(card.metrics),
+        metrics=metric_rows(card.metrics),
         quality=_quality(card.metrics),
     )
 
@@ -192,7 +192,7 @@ def _pm(mean: float, stderr: float | None, digits: int) -> str:
     return f"{mean:.{digits}f} ± {stderr:.{digits}f}"
 
 
-def test_metrics(m: RunMetrics) -> list[Metric]:
+def metric_rows(m: RunMetrics) -> list[Metric]:
     """A run's test metrics as table rows, each labelled exact / bound / estimate (or
     ``measured`` for an accuracy), with standard errors where recorded."""
     rows: list[Metric] = []

@@ -78,8 +78,15 @@ def training_curves(card: RunCard, path: Path) -> Path | None:
                     ax.plot(xs, ys, "-", color=train_colour, lw=1.4, label=f"training {name}")
                 xs, ys = curves.points(x, f"eval_{column}")
                 if xs:
-                    ax.plot(xs, ys, "o--", color=eval_colour, ms=3.5, lw=1.0,
-                            label=f"{eval_name} {name}")  # fmt: skip
+                    ax.plot(
+                        xs,
+                        ys,
+                        "o--",
+                        color=eval_colour,
+                        ms=3.5,
+                        lw=1.0,
+                        label=f"{eval_name} {name}",
+                    )
             if title == "bits/dim":
                 uniform = card.metrics.uniform_bits_per_dim
                 ax.axhline(uniform, color=_FLOOR, ls="--", lw=0.8, label="uniform distribution")
@@ -94,8 +101,9 @@ def training_curves(card: RunCard, path: Path) -> Path | None:
 
 def _label_points(ax: Any, points: list[tuple[float, float, str]]) -> None:
     for x, y, text in points:
-        ax.annotate(text, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7,
-                    parse_math=False)  # fmt: skip
+        ax.annotate(
+            text, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, parse_math=False
+        )
 
 
 def _scatter(ax: Any, rows: list[Row], x_of: Any, y_of: Any) -> list[tuple[float, float, str]]:
@@ -123,16 +131,33 @@ def _family_legend(ax: Any, rows: list[Row], *, bound_note: bool) -> None:
         for k in families
     ]
     if bound_note and any(r.bound for r in rows):
-        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="white",
-                              color="black", label="bound: true bits/dim lower"))  # fmt: skip
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                markerfacecolor="white",
+                color="black",
+                label="bound: true bits/dim lower",
+            )
+        )
     ax.legend(handles=handles, fontsize=7, frameon=False, loc="best")
 
 
 def _reference_line(ax: Any, y: float, text: str) -> None:
     """A dashed horizontal line at ``y`` named by a small caption at its left end."""
     ax.axhline(y, color=_FLOOR, ls="--", lw=0.8)
-    ax.annotate(text, (0.01, y), xycoords=("axes fraction", "data"), xytext=(0, 2),
-                textcoords="offset points", fontsize=7, color=_FLOOR, parse_math=False)  # fmt: skip
+    ax.annotate(
+        text,
+        (0.01, y),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 2),
+        textcoords="offset points",
+        fontsize=7,
+        color=_FLOOR,
+        parse_math=False,
+    )
 
 
 def _floor_lines(ax: Any, rows: list[Row]) -> None:

@@ -49,7 +49,24 @@ class ZooResult:
     seconds: float = 0.0
 
 
-def _check(models: Sequence[str], minutes: float, steps: int) -> None:
+#: training minutes per model when no budget is given
+DEFAULT_MINUTES = 2.0
+
+
+def _budget(minutes: float | None, steps: int) -> tuple[float, int]:
+    """``(minutes, steps)`` of each model: exactly one budget (training stops at one kind)."""
+    if minutes is None:
+        minutes = 0.0 if steps else DEFAULT_MINUTES
+    if minutes < 0 or steps < 0:
+        raise ConfigError("--minutes-per-model and --steps-per-model must be >= 0")
+    if minutes > 0 and steps > 0:
+        raise ConfigError("give one budget: --minutes-per-model or --steps-per-model, not both")
+    if minutes == 0 and steps == 0:
+        raise ConfigError("give a budget: --minutes-per-model or --steps-per-model")
+    return float(minutes), int(steps)
+
+
+def _check(models: Sequence[str]) -> None:
     from genzoo.models import get_model_class
 
     if not models:
@@ -59,17 +76,14 @@ def _check(models: Sequence[str], minutes: float, steps: int) -> None:
         raise ConfigError(f"--models names {', '.join(doubled)} twice; name each model once")
     for name in models:
         get_model_class(name)  # a ConfigError listing the models
-    if minutes < 0 or steps < 0:
-        raise ConfigError("--minutes-per-model and --steps-per-model must be >= 0")
-    if minutes == 0 and steps == 0:
-        raise ConfigError("give a budget: --minutes-per-model and/or --steps-per-model")
 
 
-def zoo_train_config(name: str, *, minutes: float, steps: int, seed: int, validation: int,
-                     progress: bool = False) -> Any:  # fmt: skip
+def zoo_train_config(
+    name: str, *, minutes: float, steps: int, seed: int, validation: int, progress: bool = False
+) -> Any:
     """The :class:`~genzoo.training.TrainConfig` of one zoo model: its recommended settings,
-    the zoo's budget (the first of ``minutes``/``steps`` reached ends it), seed and validation
-    split, and a periodic evaluation often enough to draw a curve."""
+    the zoo's budget (``minutes`` or ``steps``, the other 0), seed and validation split, and a
+    periodic evaluation often enough to draw a curve."""
     from genzoo.training import TrainConfig
 
     if steps:
@@ -80,9 +94,14 @@ def zoo_train_config(name: str, *, minutes: float, steps: int, seed: int, valida
     else:
         every = {"eval_every": 100, "log_every": 25}
     return TrainConfig.recommended(
-        name, minutes=minutes, steps=steps, seed=seed, validation=validation,
-        progress=progress, **every,
-    )  # fmt: skip
+        name,
+        minutes=minutes,
+        steps=steps,
+        seed=seed,
+        validation=validation,
+        progress=progress,
+        **every,
+    )
 
 
 def run_zoo(
@@ -90,7 +109,7 @@ def run_zoo(
     *,
     data: str = "digits",
     models: Sequence[str] = DEFAULT_MODELS,
-    minutes_per_model: float = 2.0,
+    minutes_per_model: float | None = None,
     steps_per_model: int = 0,
     seed: int = 0,
     validation: int = DEFAULT_VALIDATION,
@@ -105,8 +124,9 @@ def run_zoo(
         out: the zoo's folder.
         data: a dataset name of :func:`genzoo.data.load_dataset` (``digits``, ...).
         models: registered model names.
-        minutes_per_model, steps_per_model: the budget of each model (training time, optimizer
-            steps or EM iterations; 0 = not that budget; the first one reached stops it).
+        minutes_per_model, steps_per_model: the budget of each model, one of the two: minutes
+            of training, or optimizer steps (EM iterations); by default
+            :data:`DEFAULT_MINUTES`.
         seed: seed of every model's initialisation, data order and evaluation.
         validation: training images held out for the periodic evaluation (the same for all).
         evaluation: the :class:`~genzoo.evaluation.config.EvalConfig` (default: sample quality
@@ -115,7 +135,7 @@ def run_zoo(
         say: called with a line of news at each stage (the library prints nothing).
 
     Raises:
-        ConfigError: an unknown or doubled model, no budget, or a run folder in ``out`` that
+        ConfigError: an unknown or doubled model, no budget or two, or a run folder in ``out`` that
             holds a run with another recipe.
         GenzooError: when every model failed (each failure is in the message).
     """
@@ -129,29 +149,29 @@ def run_zoo(
     from genzoo.training import train
 
     models = list(models)
-    _check(models, minutes_per_model, steps_per_model)
+    _check(models)
+    minutes_per_model, steps_per_model = _budget(minutes_per_model, steps_per_model)
     start = time.perf_counter()
     evaluation = (evaluation or EvalConfig(sample_quality=True, iwae_images=0)).validate()
     root = Path(out)
     spec = {"name": data, "levels": None, "size": None, "root": None}
     recipes = {
-        name: zoo_train_config(name, minutes=minutes_per_model, steps=steps_per_model,
-                               seed=seed, validation=validation, progress=progress)
+        name: zoo_train_config(
+            name,
+            minutes=minutes_per_model,
+            steps=steps_per_model,
+            seed=seed,
+            validation=validation,
+            progress=progress,
+        )
         for name in models
-    }  # fmt: skip
+    }
     for name, config in recipes.items():
         config.validate()
         # refuse a foreign run before anything trains
         _reusable(RunFolder(root / name), name, config, data)
     dataset = load_dataset(data, download=True)
-    budget = " or ".join(
-        text
-        for text, on in (
-            (f"{minutes_per_model:g} min", minutes_per_model),
-            (f"{steps_per_model:,} steps", steps_per_model),
-        )
-        if on
-    )
+    budget = f"{steps_per_model:,} steps" if steps_per_model else f"{minutes_per_model:g} min"
     say(
         f"zoo: {len(models)} models on {dataset.describe()}; {budget} of training each, then "
         "the evaluation of each (test likelihood, sample quality)"
