@@ -76,6 +76,8 @@ def test_one_row_per_run_and_numbers_are_the_runs(report, two_runs):
         metrics = RunFolder(run["run"]).read_metrics()
         assert run["fid"] == metrics.sample_quality.samples.fid
         assert run["fid_floor"] == metrics.sample_quality.floor.fid
+    # 32 samples < a KID subset of 1,000: every subset is all images, no spread to show
+    assert "all images (one subset)" in "".join(page.text)
     families = [r["family"] for r in summary["runs"]]
     assert families == ["tractable", "approximate"]  # the taxonomy's order
     pixelcnn = summary["runs"][0]

@@ -187,6 +187,9 @@ def _facts(
     data_text = f"{m.dataset}: {c}×{h}×{w}, {m.levels} levels"
     if data.get("num_train") is not None:
         data_text += f", {int(data['num_train']):,} training images"
+        held_out = int(train.get("validation") or 0)
+        if held_out:
+            data_text += f" ({held_out:,} of them held out for validation)"
     data_text += f", {m.num_test_images:,} test images"
     task = m.task or spec.get("task")
     spent = f"{int(card.curves.last('step') or recipe.get('step') or 0):,} steps"
@@ -210,13 +213,22 @@ def _facts(
         ("hyper-parameters", hyper or "—"),
         ("data", data_text),
         ("task", _task_text(task)),
-        ("training", f"{procedure}; batch {train.get('batch_size', '?')}, lr {train.get('lr')}"),
+        ("training", _training_text(procedure, train)),
         ("budget", f"{_budget(train)}; spent {spent}"),
         ("hardware", hardware),
         ("seed", str(card.seed)),
         ("periodic evaluation", card.eval_label),
     ]
     return [(k, v) for k, v in facts if v]
+
+
+def _training_text(procedure: str, train: dict[str, Any]) -> str:
+    if procedure == "fit":  # batch size and learning rate play no part
+        return "fit: the model's own algorithm (e.g. EM), one step = one iteration"
+    text = f"{procedure}; batch {train.get('batch_size', '?')}, lr {train.get('lr')}"
+    if train.get("ema_decay"):
+        text += f", EMA {train['ema_decay']}"
+    return text
 
 
 def _task_text(task: Any) -> str:

@@ -202,7 +202,7 @@ def metric_rows(m: RunMetrics) -> list[Metric]:
             Metric(
                 "ELBO",
                 f"{_pm(b.elbo.bits_per_dim, b.elbo.bits_per_dim_stderr, 4)} bits/dim "
-                f"({_pm(-b.elbo.nll_nats, b.elbo.nll_nats_stderr, 2)} nats/image)",
+                f"(ELBO {_pm(-b.elbo.nll_nats, b.elbo.nll_nats_stderr, 2)} nats/image)",
                 "bound",
                 f"{b.elbo.num_images:,}",
                 f"reconstruction {b.reconstruction_nats:.2f} nats, KL {b.kl_nats:.2f} nats",
@@ -283,7 +283,7 @@ def _quality(m: RunMetrics) -> dict[str, Any] | None:
     )
     rows = [
         ("FID", f"{s.fid:.2f}", f"{f.fid:.2f}", "lower is better"),
-        ("KID", _pm(s.kid, s.kid_std, 4), _pm(f.kid, f.kid_std, 4), "± s.d. over subsets"),
+        ("KID", _kid(s)[0], _kid(f)[0], _kid(s)[1]),
         ("precision", f"{s.precision:.3f}", f"{f.precision:.3f}", f"fidelity; k={s.k_pr}"),
         ("recall", f"{s.recall:.3f}", f"{f.recall:.3f}", f"diversity; k={s.k_pr}"),
         ("density", f"{s.density:.3f}", f"{f.density:.3f}", f"k={s.k_dc}"),
@@ -301,6 +301,18 @@ def _quality(m: RunMetrics) -> dict[str, Any] | None:
         ),
         "classifier": network.kind == "classifier",
     }
+
+
+def _kid(scores: Any) -> tuple[str, str]:
+    """KID as shown, and what its spread is: over random subsets, or none when every subset
+    holds all the images (then they are all the same)."""
+    size = min(scores.kid_subset_size, scores.num_real, scores.num_fake)
+    if size >= min(scores.num_real, scores.num_fake):
+        return f"{scores.kid:.4f}", "all images (one subset)"
+    return (
+        _pm(scores.kid, scores.kid_std, 4),
+        f"± s.d. over {scores.kid_subsets} subsets of {size}",
+    )
 
 
 def _table_notes(rows: list[Row]) -> list[str]:

@@ -66,9 +66,12 @@ def training_curves(card: RunCard, path: Path) -> Path | None:
     figure = _figure(9.0, 2.6 * len(panels))
     axes = figure.subplots(len(panels), 2, squeeze=False)
     eval_name = card.eval_label.split(" (")[0]
-    for row, (title, ylabel, columns) in enumerate(panels):
+    for row, (_, ylabel, columns) in enumerate(panels):
         for col, (x, xlabel) in enumerate(
-            (("step", "optimizer step"), ("elapsed", "wall-clock time of the run (s)"))
+            (
+                ("step", "step (optimizer step; EM iteration)"),
+                ("elapsed", "wall-clock time of the run (s)"),
+            )
         ):
             ax = axes[row][col]
             for column, (train_colour, eval_colour) in zip(columns, _PAIRS):
@@ -87,9 +90,6 @@ def training_curves(card: RunCard, path: Path) -> Path | None:
                         lw=1.0,
                         label=f"{eval_name} {name}",
                     )
-            if title == "bits/dim":
-                uniform = card.metrics.uniform_bits_per_dim
-                ax.axhline(uniform, color=_FLOOR, ls="--", lw=0.8, label="uniform distribution")
             ax.set_xlabel(xlabel, fontsize=8)
             ax.set_ylabel(ylabel, fontsize=8)
             ax.tick_params(labelsize=7)
@@ -100,9 +100,23 @@ def training_curves(card: RunCard, path: Path) -> Path | None:
 
 
 def _label_points(ax: Any, points: list[tuple[float, float, str]]) -> None:
-    for x, y, text in points:
+    """A name beside each marker; a label that would overlap one already placed (markers
+    close together) moves down a line."""
+    if not points:
+        return
+    ax.figure.canvas.draw()  # the axes' limits and transform as they will be drawn
+    pixels = ax.figure.dpi / 72  # per point
+    placed: list[tuple[float, float]] = []  # label positions, in pixels
+    for x, y, text in sorted(points, key=lambda p: -p[1]):
+        px, py = ax.transData.transform((x, y))
+        dy = 3.0  # points
+        while any(
+            abs(px - qx) < 80 and abs(py + dy * pixels - qy) < 10 * pixels for qx, qy in placed
+        ):
+            dy -= 9.0
+        placed.append((px, py + dy * pixels))
         ax.annotate(
-            text, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7, parse_math=False
+            text, (x, y), xytext=(4, dy), textcoords="offset points", fontsize=7, parse_math=False
         )
 
 
