@@ -41,3 +41,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs build/site .pytest_cache
+
+# the lecture's comparison: one model per family on digits, same budget, then the HTML report
+# (runs/zoo/report/index.html); finished runs of the same recipe in $(ZOO) are reused
+ZOO ?= runs/zoo
+.PHONY: zoo
+zoo: $(STAMP)
+	$(BIN)/genzoo zoo --data digits --minutes-per-model 2 --out $(ZOO)

@@ -45,6 +45,10 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
 
     for module in (probe, cluster, embed, compare):
         module.register(sub)
+    from genzoo.cli import report, zoo  # the HTML report, the zoo comparison
+
+    report.register(sub)
+    zoo.register(sub)
     from genzoo.cli import series  # time-series models
 
     series.register(sub)
