@@ -199,8 +199,13 @@ def _facts(
     if card.train_seconds is not None:
         digits = 1 if card.train_seconds < 10 else 0
         spent += f" in {card.train_seconds:.{digits}f} s of training"
+    machine = recipe.get("machine") or {}
+    where = ""
+    if machine:  # runs trained since the machine is recorded
+        device = machine.get("cuda") or machine.get("cpu", "?")
+        where = f"{device}, {machine.get('threads')} thread(s), "
     hardware = (
-        f"{recipe.get('accelerator', '?')}, precision {recipe.get('precision', '?')}, "
+        f"{where}{recipe.get('accelerator', '?')}, precision {recipe.get('precision', '?')}, "
         f"{recipe.get('world_size', 1)} process(es); genzoo {recipe.get('genzoo_version', '?')}"
     )
     hyper = ", ".join(f"{k}={v}" for k, v in card.hyperparameters.items() if v is not None)

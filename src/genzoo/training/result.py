@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import genzoo
 from genzoo.core.atomic import atomic_write_json
 from genzoo.core.run import RunFolder
@@ -85,7 +87,32 @@ def write_train_config(
         "model": model.name,
         "model_config": model.config,
         **hardware,
+        "machine": machine_info(),
         "step": step,
         "genzoo_version": genzoo.__version__,
     }
     atomic_write_json(run.train_config, info, sort_keys=False)
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers of a run depend on: the CPU, its vector capability, the threads and the
+    library versions (for the model card and for comparing timings across machines)."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
+        cpu = names[0] if names else cpu
+    except OSError:  # not Linux
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
