@@ -213,16 +213,25 @@ def plot_forecast(
     history_shown: int | None = 100,
     size: tuple[int, int] = (800, 360),
     title: str = "",
+    start: int = 0,
+    value_label: str = "value",
 ) -> Path:
-    """Draw history (black), truth (red), median (blue) and 50%/90% bands as a PNG (PIL only).
+    """Draw the observed history (black), the truth (red), the median forecast (blue) and its
+    50 % / 90 % bands as a PNG (matplotlib), with a time axis, a value axis and a legend.
 
     Args:
         history: ``[T]`` values before the forecast; the last ``history_shown`` are drawn.
         truth: ``[H]`` outcomes (may be empty: ``[]``), paths ``[n_paths, H]``.
         path: output file. Returns it as a ``Path``.
-        title: text drawn at the top centre.
+        title: the figure's title.
+        start: the time index of the first history value drawn (the axis counts from it).
+        value_label: the value axis' label (with its unit, e.g. ``"flow (10^8 m^3)"``).
+
+    When every observed value is non-negative (counts, flows), the bands are clipped at 0: the
+    series' support, which a Gaussian model's paths may leave.
     """
-    from PIL import Image, ImageDraw
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     h_vals = as_values(history, "history")
     if history_shown is not None:
@@ -232,36 +241,35 @@ def plot_forecast(
         raise ConfigError(f"paths must be [n_paths, horizon], got {x.shape}")
     y = np.asarray(truth, dtype=np.float64).reshape(-1)
     bands = quantile_bands(x)  # 5, 25, 50, 75, 95 %
+    observed = np.concatenate([h_vals, y])
+    if observed.size and observed.min() >= 0:
+        bands = np.clip(bands, 0.0, None)
+    t_hist = start + np.arange(h_vals.shape[0])
+    t_future = start + h_vals.shape[0] + np.arange(x.shape[1])
     width, height = size
-    margin = 40
-    total = h_vals.shape[0] + x.shape[1]
-    values = np.concatenate([h_vals, y, bands.reshape(-1)])
-    lo, hi = float(values.min()), float(values.max())
-    hi = hi if hi > lo else lo + 1.0
-
-    def px(i: np.ndarray, v: np.ndarray) -> list[tuple[float, float]]:
-        u = margin + (width - 2 * margin) * np.asarray(i, dtype=np.float64) / max(total - 1, 1)
-        w = height - margin - (height - 2 * margin) * (np.asarray(v) - lo) / (hi - lo)
-        return list(zip(u.tolist(), w.tolist()))
-
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    steps = np.arange(h_vals.shape[0], total)
-    for low, high, colour in ((0, 4, (200, 215, 240)), (1, 3, (140, 170, 225))):
-        outline = px(steps, bands[low]) + px(steps[::-1], bands[high][::-1])
-        if len(outline) >= 3:
-            draw.polygon(outline, fill=colour)
-    start = px(np.array([h_vals.shape[0] - 0.5]), np.array([lo]))[0][0]
-    draw.line([(start, margin), (start, height - margin)], fill=(150, 150, 150))
-    if h_vals.shape[0] >= 2:
-        draw.line(px(np.arange(h_vals.shape[0]), h_vals), fill="black", width=2)
-    if steps.shape[0] >= 2:
-        draw.line(px(steps, bands[2]), fill=(30, 60, 200), width=2)
-    if y.shape[0] >= 2:
-        draw.line(px(steps[: y.shape[0]], y), fill=(210, 30, 30), width=2)
-    draw.rectangle([margin, margin, width - margin, height - margin], outline=(120, 120, 120))
-    draw.text((margin, 8), f"max {hi:.4g}", fill="black")
-    draw.text((margin, height - margin + 8), f"min {lo:.4g}", fill="black")
+    dpi = 100
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot()
+    ax.fill_between(t_future, bands[0], bands[4], color=(200 / 255, 215 / 255, 240 / 255),
+                    lw=0, label="90 % band")  # fmt: skip
+    ax.fill_between(t_future, bands[1], bands[3], color=(140 / 255, 170 / 255, 225 / 255),
+                    lw=0, label="50 % band")  # fmt: skip
+    ax.plot(t_future, bands[2], color=(30 / 255, 60 / 255, 200 / 255), lw=2, label="median")
+    ax.plot(t_hist, h_vals, color="black", lw=2, label="observed")
+    if y.shape[0]:
+        ax.plot(t_future[: y.shape[0]], y, color=(210 / 255, 30 / 255, 30 / 255), lw=2,
+                label="held-out truth")  # fmt: skip
+    ax.axvline(start + h_vals.shape[0] - 0.5, color="0.6", lw=1, ls="--")
+    ax.set_xlabel("time step")
+    ax.set_ylabel(value_label)
     if title:
-        draw.text((width // 2, 8), title, fill="black", anchor="ma")
-    return atomic_save(path, lambda handle: image.save(handle, format="PNG"))
+        ax.set_title(title)
+    ax.legend(loc="upper left", fontsize="small", frameon=False, ncols=5)
+    ax.margins(x=0.01)
+    figure.tight_layout()
+
+    def write(handle: Any) -> None:
+        figure.savefig(handle, format="png", dpi=dpi)
+
+    return atomic_save(path, write)
