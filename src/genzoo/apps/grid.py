@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,14 +51,40 @@ def save_grid(
     *,
     nrow: int | None = None,
     scale: int | None = None,
+    row_labels: list[str] | None = None,
 ) -> Path:
     """Write :func:`image_grid` to ``path`` (PNG, atomically); small images are enlarged to be
-    visible."""
+    visible. ``row_labels`` captions the rows (one per row, drawn in a margin on the left) so
+    that the figure says what each row shows; it is repeated when shorter than the rows."""
     from PIL import Image
 
     if scale is None:
         scale = max(1, 64 // max(images.shape[-2:]))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture = Image.fromarray(image_grid(images, levels, nrow=nrow, scale=scale, padding=2))
+    array = image_grid(images, levels, nrow=nrow, scale=scale, padding=2)
+    picture = Image.fromarray(array)
+    if row_labels:
+        cell = images.shape[-2] * scale + 2
+        picture = _captioned(picture, list(row_labels), cell)
     return atomic_save(path, lambda handle: picture.save(handle, format="PNG"))
+
+
+def _captioned(picture: Any, labels: list[str], cell: int) -> Any:
+    """``picture`` with a white margin on the left holding one caption per row of cells."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(picture)
+    rows = max(1, (picture.height - 2) // cell)
+    texts = [labels[r % len(labels)] for r in range(rows)]
+    width = max(int(draw.textlength(t, font=font)) for t in texts) + 10
+    mode = picture.mode
+    out = Image.new(mode, (picture.width + width, picture.height), 255 if mode == "L" else "white")
+    out.paste(picture, (width, 0))
+    pen = ImageDraw.Draw(out)
+    ink = 0 if mode == "L" else "black"
+    for r, text in enumerate(texts):
+        middle = 2 + r * cell + cell // 2
+        pen.text((width - 6, middle), text, fill=ink, font=font, anchor="rm")
+    return out
