@@ -40,6 +40,7 @@ TINY: dict[str, dict[str, Any]] = {
     "wgan_gp": {"latent_dim": 3, "channels": 4, "critic_steps": 2},
     "sngan": {"latent_dim": 3, "channels": 4},
     "vae": {"latent_dim": 2, "channels": 4, "hidden": 8},
+    "cvae": {"latent_dim": 2, "channels": 4, "hidden": 8, "cond_channels": 3},
     "iwae": {"latent_dim": 2, "channels": 4, "hidden": 8, "k": 3},
     "vae_hierarchical": {"latent_dim": 2, "channels": 4, "hidden": 8, "mlp_hidden": 8, "k": 3},
     "vae_iaf": {

@@ -25,6 +25,7 @@ from genzoo.models.registry import (
     register_model,
 )
 from genzoo.models.vae import (  # noqa: F401
+    cvae,
     iwae,
     vae,
     vae_hierarchical,
