@@ -129,7 +129,9 @@ class AdversarialModel(GenerativeModel):
     :class:`Discriminator`) after calling ``super().__init__``.
 
     Args:
-        shape, levels, num_classes: as :class:`~genzoo.models.base.GenerativeModel`.
+        shape, levels, num_classes, condition_shape, condition_levels: as
+            :class:`~genzoo.models.base.GenerativeModel` (a condition only for a model that
+            declares ``image_conditional``).
         latent_dim: size of ``z``.
         loss: one of :data:`LOSSES`.
         gradient_penalty: weight ``lambda`` of the gradient penalty (0 = none).
@@ -171,13 +173,21 @@ class AdversarialModel(GenerativeModel):
         shape: tuple[int, int, int] | list[int],
         levels: int,
         num_classes: int | None = None,
+        condition_shape: tuple[int, int, int] | list[int] | None = None,
+        condition_levels: int | None = None,
         latent_dim: int = 64,
         loss: str = "non_saturating",
         gradient_penalty: float = 0.0,
         critic_steps: int = 1,
         class_dim: int = 16,
     ) -> None:
-        super().__init__(shape=shape, levels=levels, num_classes=num_classes)
+        super().__init__(
+            shape=shape,
+            levels=levels,
+            num_classes=num_classes,
+            condition_shape=condition_shape,
+            condition_levels=condition_levels,
+        )
         self.latent_dim = int(latent_dim)
         self.class_dim = int(class_dim)
         self.loss_type = loss
