@@ -38,6 +38,7 @@ TINY: dict[str, dict[str, Any]] = {
     "gan": {"latent_dim": 3, "hidden": 8, "layers": 1},
     "dcgan": {"latent_dim": 3, "channels": 4},
     "wgan_gp": {"latent_dim": 3, "channels": 4, "critic_steps": 2},
+    "pix2pix": {"latent_dim": 2, "channels": 3, "disc_channels": 3},
     "sngan": {"latent_dim": 3, "channels": 4},
     "vae": {"latent_dim": 2, "channels": 4, "hidden": 8},
     "cvae": {"latent_dim": 2, "channels": 4, "hidden": 8, "cond_channels": 3},

@@ -15,7 +15,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
 )
 from genzoo.models.base import GenerativeModel
 from genzoo.models.classic import autoencoder, dbn, gmm, mixture_categorical, rbm  # noqa: F401
-from genzoo.models.gan import dcgan, gan, sngan, wgan_gp  # noqa: F401
+from genzoo.models.gan import dcgan, gan, pix2pix, sngan, wgan_gp  # noqa: F401
 from genzoo.models.registry import (
     available_models,
     create_model,
