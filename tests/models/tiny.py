@@ -6,6 +6,7 @@ automatically run through the whole contract.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,6 +34,13 @@ TINY: dict[str, dict[str, Any]] = {
         "head_channels": 7,
         "cond_channels": 5,
         "cond_blocks": 1,
+    },
+    "pixcolor": {
+        "channels": 6,
+        "num_layers": 2,
+        "head_channels": 8,
+        "cond_channels": 4,
+        "cond_blocks": 2,
     },
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
     "gan": {"latent_dim": 3, "hidden": 8, "layers": 1},
@@ -71,6 +79,13 @@ TINY: dict[str, dict[str, Any]] = {
 }
 
 
+#: models whose condition is not :func:`tiny_condition_shape`'s: name -> condition shape of a
+#: target shape (a colorizer takes the gray image at the target's size)
+CONDITION_SHAPES: dict[str, Callable[[tuple[int, int, int]], tuple[int, int, int]]] = {
+    "pixcolor": lambda shape: (1, shape[1], shape[2]),
+}
+
+
 def tiny_model(
     name: str,
     shape: tuple[int, int, int],
@@ -79,13 +94,14 @@ def tiny_model(
     seed: int = 0,
 ) -> GenerativeModel:
     """A tiny ``name`` in float64, eval mode; an image-conditional one gets the condition of
-    :func:`tiny_condition_shape` with :data:`CONDITION_LEVELS` levels."""
+    :func:`tiny_condition_shape` (or :data:`CONDITION_SHAPES`) with :data:`CONDITION_LEVELS`
+    levels."""
     torch.manual_seed(seed)
     levels = supported_levels(name, levels)
     condition: dict[str, Any] = {}
     if get_model_class(name).image_conditional:
         condition = {
-            "condition_shape": tiny_condition_shape(shape),
+            "condition_shape": CONDITION_SHAPES.get(name, tiny_condition_shape)(shape),
             "condition_levels": CONDITION_LEVELS,
         }
     model = create_model(

@@ -5,6 +5,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
     gated_pixelcnn,
     made,
     nade,
+    pixcolor,
     pixel_independent,
     pixel_recursive_sr,
     pixelcnn,
