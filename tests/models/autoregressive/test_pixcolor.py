@@ -173,3 +173,30 @@ def test_learns_to_use_the_luminance():
     gap = float((own - other).mean()) / model.num_dims
     # (measured: 2.14 nats/dim; a model blind to c gives exactly 0)
     assert gap > 0.3, f"the luminance barely matters: {gap:.3f} nats/dim"
+
+
+def test_cli_train_and_eval(tmp_path, capsys):
+    """The real CLI: train pixcolor for colorization on a colour npz archive, then eval the run
+    (the same exact log p(x | c) of the RGB targets); a super-resolution task is refused."""
+    import numpy as np
+
+    from genzoo.cli.main import main
+    from genzoo.core.run import RunFolder
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 200, (120, 8, 8, 1))
+    archive = tmp_path / "colour.npz"
+    np.savez(archive, x=(base + rng.integers(0, 56, (120, 8, 8, 3))).astype(np.uint8))
+    out = tmp_path / "pc"
+    args = ["train", "pixcolor", "--data", f"npz:{archive}", "--levels", "8", "--steps", "5"]
+    flags = ["--batch-size", "32", "--eval-every", "0", "--no-sample-quality"]
+    assert main([*args, "--task", "colorization", "--out", str(out), *flags]) == 0
+    metrics = RunFolder(out).read_metrics()
+    assert metrics.task == {"name": "colorization"} and metrics.test.density == "exact"
+    assert genzoo.load_model(out).condition_shape == (1, 8, 8)
+    capsys.readouterr()
+    assert main(["eval", str(out), "--no-sample-quality"]) == 0
+    assert f"{metrics.test.bits_per_dim:.4f} bits/dim" in capsys.readouterr().out
+    bad = ["train", "pixcolor", "--data", "digits", "--task", "super-resolution", "--steps", "1"]
+    assert main([*bad, "--out", str(tmp_path / "bad"), *flags]) == 2
+    assert "colorization" in capsys.readouterr().err

@@ -242,3 +242,21 @@ def test_configuration_errors():
         model.log_prob(
             torch.zeros(2, 1, 8, 8, dtype=torch.long), c=torch.zeros(2, 1, 4, 4, dtype=torch.long)
         )
+
+
+def test_cli_train_and_eval(tmp_path):
+    """The real CLI: train pix2pix for super-resolution on digits (the adversarial procedure
+    with the batches' conditions), then eval the run."""
+    from genzoo.cli.main import main
+    from genzoo.core.run import RunFolder
+
+    out = tmp_path / "p2p"
+    args = ["train", "pix2pix", "--data", "digits", "--task", "super-resolution", "--steps", "5"]
+    flags = ["--batch-size", "32", "--eval-every", "0", "--no-sample-quality"]
+    assert main([*args, "--out", str(out), *flags]) == 0
+    assert RunFolder(out).read_metrics().task == {"name": "super-resolution", "scale": 2}
+    model = genzoo.load_model(out)
+    assert model.condition_shape == (1, 4, 4) and model.l1_weight == 100.0
+    (out / "samples.png").unlink()
+    assert main(["eval", str(out), "--no-sample-quality"]) == 0
+    assert (out / "samples.png").is_file()
