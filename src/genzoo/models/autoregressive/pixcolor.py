@@ -33,6 +33,8 @@ Deviations from the papers:
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from genzoo.errors import ConfigError
@@ -92,13 +94,11 @@ class PixColor(PixelRecursiveSR):
     """A Gated PixelCNN over the colour image plus a dilated ResNet over its gray image.
 
     Args:
-        condition_shape: ``(1, H, W)``, the luminance at the target's size.
-        condition_levels: levels of the gray image.
-        cond_channels: features of the dilated conditioning ResNet.
-        cond_blocks: its dilated residual blocks.
-        (and the Gated PixelCNN prior's ``channels``, ``num_layers``, ``kernel_size``,
-        ``input_kernel_size``, ``head_channels``, ``dropout`` and ``aux_weight``, as
-        :class:`~genzoo.models.autoregressive.pixel_recursive_sr.PixelRecursiveSR`)
+        cond_blocks: dilated residual blocks of the conditioning ResNet (default 4).
+        (and every argument of
+        :class:`~genzoo.models.autoregressive.pixel_recursive_sr.PixelRecursiveSR`:
+        ``condition_shape`` must be ``(1, H, W)``, the luminance at the target's size;
+        ``cond_channels`` is the dilated ResNet's width)
     """
 
     paper = (
@@ -106,48 +106,17 @@ class PixColor(PixelRecursiveSR):
         "Lampert 2017, Probabilistic Image Colorization"
     )
 
-    def __init__(
-        self,
-        *,
-        shape: tuple[int, int, int] | list[int],
-        levels: int,
-        num_classes: int | None = None,
-        condition_shape: tuple[int, int, int] | list[int] | None = None,
-        condition_levels: int | None = None,
-        channels: int = 32,
-        num_layers: int = 6,
-        kernel_size: int = 3,
-        input_kernel_size: int = 7,
-        head_channels: int = 64,
-        dropout: float = 0.0,
-        cond_channels: int = 32,
-        cond_blocks: int = 4,
-        aux_weight: float = 1.0,
-    ) -> None:
-        _, height, width = (int(s) for s in shape)
-        if condition_shape is not None and tuple(condition_shape) != (1, height, width):
+    def __init__(self, *, cond_blocks: int = 4, **kwargs: Any) -> None:
+        super().__init__(cond_blocks=cond_blocks, **kwargs)
+        _, height, width = self.shape
+        if self.condition_shape != (1, height, width):
             raise ConfigError(
                 f"pixcolor colorizes: its condition is the gray image at the target's size, "
-                f"(1, {height}, {width}), got {tuple(condition_shape)}; train it with --task "
+                f"(1, {height}, {width}), got {self.condition_shape}; train it with --task "
                 "colorization (super-resolution: pixel_recursive_sr)"
             )
-        super().__init__(
-            shape=shape,
-            levels=levels,
-            num_classes=num_classes,
-            condition_shape=condition_shape,
-            condition_levels=condition_levels,
-            channels=channels,
-            num_layers=num_layers,
-            kernel_size=kernel_size,
-            input_kernel_size=input_kernel_size,
-            head_channels=head_channels,
-            dropout=dropout,
-            cond_channels=cond_channels,
-            cond_blocks=cond_blocks,
-            aux_weight=aux_weight,
-        )
-        # the full-resolution dilated network in place of the super-resolution one
+        # the full-resolution dilated network in place of the super-resolution one, as wide
+        cond_channels = self.conditioning.input.out_channels
         self.conditioning = DilatedConditioningNetwork(  # type: ignore[assignment]
             cond_channels, cond_blocks, self.levels, self.shape[0]
         )
