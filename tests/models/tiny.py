@@ -168,6 +168,17 @@ def peaked(model: GenerativeModel, steps: int = 40, seed: int = 0) -> Generative
     return model.eval()
 
 
+def perturb(model: GenerativeModel, scale: float = 0.5, seed: int = 5) -> GenerativeModel:
+    """Add ``N(0, scale^2)`` noise to every parameter (in place): weights far from
+    initialisation, so that no conditional is near uniform (a model-agnostic alternative to
+    :func:`peaked` when no training data is wanted)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return model
+
+
 def all_images(shape: tuple[int, int, int], levels: int) -> torch.Tensor:
     """Every image of the space ``levels ** (C*H*W)``, LongTensor ``[levels**D, C, H, W]``."""
     d = shape[0] * shape[1] * shape[2]

@@ -20,7 +20,7 @@ import genzoo
 from genzoo.data.tasks import Colorization
 from genzoo.errors import ConfigError
 from tests.models.test_contract import code_of
-from tests.models.tiny import all_images
+from tests.models.tiny import all_images, perturb
 
 SMALL = {"channels": 6, "num_layers": 2, "head_channels": 8, "cond_channels": 4, "cond_blocks": 2}
 
@@ -35,15 +35,6 @@ def build(shape=(3, 4, 4), levels=3, condition_levels=3, condition_shape=None, *
         condition_levels=condition_levels,
         **{**SMALL, **kwargs},
     )
-
-
-def perturb(model, scale=0.5):
-    """Random weights far from initialisation, so that no conditional is near uniform."""
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return model
 
 
 def conditional_probs(model, c_value: int) -> torch.Tensor:

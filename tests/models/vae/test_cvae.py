@@ -18,7 +18,7 @@ import genzoo
 from genzoo.data.tasks import Colorization, SuperResolution
 from genzoo.errors import ConfigError, ModelError
 from genzoo.models.vae.cvae import kl_gaussians
-from tests.models.tiny import all_images
+from tests.models.tiny import all_images, perturb
 
 SMALL = {"latent_dim": 2, "channels": 4, "hidden": 8, "cond_channels": 3}
 
@@ -33,15 +33,6 @@ def build(shape, condition_shape, levels=3, condition_levels=3, **kwargs):
         condition_levels=condition_levels,
         **{**SMALL, **kwargs},
     )
-
-
-def perturb(model, scale=0.5):
-    """Random weights far from initialisation, so that the decoder is far from uniform."""
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return model
 
 
 def trained_on_two_conditions(steps: int = 150):
