@@ -6,6 +6,7 @@ automatically run through the whole contract.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -34,12 +35,21 @@ TINY: dict[str, dict[str, Any]] = {
         "cond_channels": 5,
         "cond_blocks": 1,
     },
+    "pixcolor": {
+        "channels": 6,
+        "num_layers": 2,
+        "head_channels": 8,
+        "cond_channels": 4,
+        "cond_blocks": 2,
+    },
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
     "gan": {"latent_dim": 3, "hidden": 8, "layers": 1},
     "dcgan": {"latent_dim": 3, "channels": 4},
     "wgan_gp": {"latent_dim": 3, "channels": 4, "critic_steps": 2},
+    "pix2pix": {"latent_dim": 2, "channels": 3, "disc_channels": 3},
     "sngan": {"latent_dim": 3, "channels": 4},
     "vae": {"latent_dim": 2, "channels": 4, "hidden": 8},
+    "cvae": {"latent_dim": 2, "channels": 4, "hidden": 8, "cond_channels": 3},
     "iwae": {"latent_dim": 2, "channels": 4, "hidden": 8, "k": 3},
     "vae_hierarchical": {"latent_dim": 2, "channels": 4, "hidden": 8, "mlp_hidden": 8, "k": 3},
     "vae_iaf": {
@@ -69,6 +79,13 @@ TINY: dict[str, dict[str, Any]] = {
 }
 
 
+#: models whose condition is not :func:`tiny_condition_shape`'s: name -> condition shape of a
+#: target shape (a colorizer takes the gray image at the target's size)
+CONDITION_SHAPES: dict[str, Callable[[tuple[int, int, int]], tuple[int, int, int]]] = {
+    "pixcolor": lambda shape: (1, shape[1], shape[2]),
+}
+
+
 def tiny_model(
     name: str,
     shape: tuple[int, int, int],
@@ -77,13 +94,14 @@ def tiny_model(
     seed: int = 0,
 ) -> GenerativeModel:
     """A tiny ``name`` in float64, eval mode; an image-conditional one gets the condition of
-    :func:`tiny_condition_shape` with :data:`CONDITION_LEVELS` levels."""
+    :func:`tiny_condition_shape` (or :data:`CONDITION_SHAPES`) with :data:`CONDITION_LEVELS`
+    levels."""
     torch.manual_seed(seed)
     levels = supported_levels(name, levels)
     condition: dict[str, Any] = {}
     if get_model_class(name).image_conditional:
         condition = {
-            "condition_shape": tiny_condition_shape(shape),
+            "condition_shape": CONDITION_SHAPES.get(name, tiny_condition_shape)(shape),
             "condition_levels": CONDITION_LEVELS,
         }
     model = create_model(
@@ -148,6 +166,17 @@ def peaked(model: GenerativeModel, steps: int = 40, seed: int = 0) -> Generative
         model.loss(x, y, **with_condition(c))["loss"].backward()
         opt.step()
     return model.eval()
+
+
+def perturb(model: GenerativeModel, scale: float = 0.5, seed: int = 5) -> GenerativeModel:
+    """Add ``N(0, scale^2)`` noise to every parameter (in place): weights far from
+    initialisation, so that no conditional is near uniform (a model-agnostic alternative to
+    :func:`peaked` when no training data is wanted)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return model
 
 
 def all_images(shape: tuple[int, int, int], levels: int) -> torch.Tensor:

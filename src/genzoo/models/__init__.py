@@ -5,6 +5,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
     gated_pixelcnn,
     made,
     nade,
+    pixcolor,
     pixel_independent,
     pixel_recursive_sr,
     pixelcnn,
@@ -15,7 +16,7 @@ from genzoo.models.autoregressive import (  # noqa: F401
 )
 from genzoo.models.base import GenerativeModel
 from genzoo.models.classic import autoencoder, dbn, gmm, mixture_categorical, rbm  # noqa: F401
-from genzoo.models.gan import dcgan, gan, sngan, wgan_gp  # noqa: F401
+from genzoo.models.gan import dcgan, gan, pix2pix, sngan, wgan_gp  # noqa: F401
 from genzoo.models.registry import (
     available_models,
     create_model,
@@ -25,6 +26,7 @@ from genzoo.models.registry import (
     register_model,
 )
 from genzoo.models.vae import (  # noqa: F401
+    cvae,
     iwae,
     vae,
     vae_hierarchical,

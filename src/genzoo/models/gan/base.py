@@ -23,6 +23,9 @@ everything the models of this family share; a model file only builds the two net
 * class conditioning through ``y``: the generator gets a learned class embedding concatenated to
   ``z`` (as in conditional GANs, Mirza & Osindero 2014); the discriminator is a *projection
   discriminator* (Miyato & Koyama 2018): ``D(x, y) = w . phi(x) + b + embed(y) . phi(x)``.
+* an image condition ``c`` (``image_conditional`` models such as pix2pix): the losses, sampling
+  and completion hand it on to ``generate`` and ``critic`` as a keyword ``c`` — only when it is
+  given, so unconditional models keep ``generate(z, y)`` and ``critic(x, y)``.
 * sampling, quantised to the data's ``levels``; completion of partly known images by optimising
   ``z`` (the contextual loss of Yeh et al. 2017 — an approximation, documented on
   :meth:`AdversarialModel.sample`); a latent walk for interpolation figures.
@@ -50,7 +53,7 @@ from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Float, Int, OneOf
 from genzoo.errors import ConfigError, UnsupportedError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, with_condition
 
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge")
 
@@ -126,7 +129,9 @@ class AdversarialModel(GenerativeModel):
     :class:`Discriminator`) after calling ``super().__init__``.
 
     Args:
-        shape, levels, num_classes: as :class:`~genzoo.models.base.GenerativeModel`.
+        shape, levels, num_classes, condition_shape, condition_levels: as
+            :class:`~genzoo.models.base.GenerativeModel` (a condition only for a model that
+            declares ``image_conditional``).
         latent_dim: size of ``z``.
         loss: one of :data:`LOSSES`.
         gradient_penalty: weight ``lambda`` of the gradient penalty (0 = none).
@@ -168,13 +173,21 @@ class AdversarialModel(GenerativeModel):
         shape: tuple[int, int, int] | list[int],
         levels: int,
         num_classes: int | None = None,
+        condition_shape: tuple[int, int, int] | list[int] | None = None,
+        condition_levels: int | None = None,
         latent_dim: int = 64,
         loss: str = "non_saturating",
         gradient_penalty: float = 0.0,
         critic_steps: int = 1,
         class_dim: int = 16,
     ) -> None:
-        super().__init__(shape=shape, levels=levels, num_classes=num_classes)
+        super().__init__(
+            shape=shape,
+            levels=levels,
+            num_classes=num_classes,
+            condition_shape=condition_shape,
+            condition_levels=condition_levels,
+        )
         self.latent_dim = int(latent_dim)
         self.class_dim = int(class_dim)
         self.loss_type = loss
@@ -280,23 +293,27 @@ class AdversarialModel(GenerativeModel):
             two mean scores).
         """
         self.check_condition(c, x.shape[0])
+        cc = with_condition(c)
         real = self.dequantize(x)
         with torch.no_grad():
-            fake = self.generate(self.sample_latent(x.shape[0]), y)
-        d_real, d_fake = self.critic(real, y), self.critic(fake, y)
+            fake = self.generate(self.sample_latent(x.shape[0]), y, **cc)
+        d_real, d_fake = self.critic(real, y, **cc), self.critic(fake, y, **cc)
         objective = discriminator_objective(d_real, d_fake, self.loss_type)
         penalty = torch.zeros((), device=x.device)
         if self.gradient_penalty > 0 and torch.is_grad_enabled():
-            penalty = self.gradient_penalty * self._penalty(real, fake, y)
+            penalty = self.gradient_penalty * self._penalty(real, fake, y, c)
         out = {"loss": objective + penalty, "d_loss": objective.detach()}
         out["gradient_penalty"] = penalty.detach()
         return {**out, **_scores(d_real.detach(), d_fake.detach(), self.loss_type)}
 
-    def _penalty(self, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
+    def _penalty(
+        self, real: Tensor, fake: Tensor, y: Tensor | None, c: Tensor | None = None
+    ) -> Tensor:
         """``E[(||grad D(x_hat)|| - 1)^2]`` at ``x_hat = e x + (1 - e) G(z)``, ``e ~ U(0, 1)``."""
         eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
         mixed = (eps * real + (1 - eps) * fake.to(real.dtype)).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self.critic(mixed, y).sum(), mixed, create_graph=True)
+        score = self.critic(mixed, y, **with_condition(c)).sum()
+        (grad,) = torch.autograd.grad(score, mixed, create_graph=True)
         return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
     def generator_loss(
@@ -308,7 +325,8 @@ class AdversarialModel(GenerativeModel):
         the training engine clears them before its next discriminator step.
         """
         self.check_condition(c, x.shape[0])
-        d_fake = self.critic(self.generate(self.sample_latent(x.shape[0]), y), y)
+        cc = with_condition(c)
+        d_fake = self.critic(self.generate(self.sample_latent(x.shape[0]), y, **cc), y, **cc)
         objective = generator_objective(d_fake, self.loss_type)
         return {"loss": objective, "g_loss": objective.detach()}
 
@@ -323,8 +341,8 @@ class AdversarialModel(GenerativeModel):
         """
         self.check_input(x, y, c)
         with torch.no_grad():
-            g = self.generator_loss(x, y)
-        d = self.discriminator_loss(x, y)
+            g = self.generator_loss(x, y, **with_condition(c))
+        d = self.discriminator_loss(x, y, **with_condition(c))
         return {**d, "loss": d["loss"] - d["gradient_penalty"], "g_loss": g["g_loss"]}
 
     # ------------------------------------------------------------------ the contract
@@ -364,18 +382,21 @@ class AdversarialModel(GenerativeModel):
         tractable conditional — only the generator's best explanation; known pixels are kept.
         """
         x, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
+        cc = with_condition(None if c is None else c.to(self.device))
         was_training = self.training
         self.eval()
         try:
             z = self.sample_latent(n, generator)
             if bool(full_mask.any()):
-                z = self._fit_latent(z, x, full_mask, y)
-            images = self.quantize(self.generate(z, y))
+                z = self._fit_latent(z, x, full_mask, y, **cc)
+            images = self.quantize(self.generate(z, y, **cc))
         finally:
             self.train(was_training)
         return torch.where(full_mask, x, images)
 
-    def _fit_latent(self, z: Tensor, x: Tensor, mask: Tensor, y: Tensor | None) -> Tensor:
+    def _fit_latent(
+        self, z: Tensor, x: Tensor, mask: Tensor, y: Tensor | None, c: Tensor | None = None
+    ) -> Tensor:
         target = (x.to(self.dtype) + 0.5) * (2.0 / self.levels) - 1.0
         # MAP z under a Gaussian observation model whose std is half a bin, 1 / levels
         weight = mask.to(self.dtype) * (self.levels**2 / 2.0)
@@ -383,7 +404,8 @@ class AdversarialModel(GenerativeModel):
         opt = torch.optim.Adam([z], lr=0.05)
         with torch.enable_grad():
             for _ in range(self.completion_steps):
-                fit = (weight * (self.generate(z, y) - target) ** 2).flatten(1).sum(1)
+                fake = self.generate(z, y, **with_condition(c))
+                fit = (weight * (fake - target) ** 2).flatten(1).sum(1)
                 objective = (fit + 0.5 * (z**2).sum(1)).sum()
                 (grad,) = torch.autograd.grad(objective, z)
                 z.grad = grad

@@ -14,6 +14,12 @@ class owns every estimator, so they are written once:
   bound on ``log p(x)``, hence ``density == "bound"``. With no generator it draws its noise from a
   generator seeded with 0, so the same images give the same numbers.
 
+An image-conditional subclass (``image_conditional = True``, e.g. the conditional VAE of Sohn et
+al. 2015) models ``p(x | c) = \\int p(x | z, c) p(z | c) dz`` with ``q(z | x, c)``: the estimators
+take ``c=`` and hand it on to the hooks ``posterior``, ``log_prior``, ``sample_prior``,
+``decoder_params``, ``kl`` and ``embed`` as a keyword ``c`` — only when it is given, so the hooks
+of unconditional models keep their signatures — and every bound is then one of ``log p(x | c)``.
+
 All likelihoods are of the *discrete* images (see :mod:`genzoo.distributions.pixel`), so the
 bits/dim are comparable with the autoregressive models' exact ones.
 
@@ -34,7 +40,7 @@ from torch import Tensor
 from genzoo.core.params import Constraint, Int, OneOf, Optional
 from genzoo.distributions.pixel import LIKELIHOODS, PixelLikelihood
 from genzoo.errors import ConfigError, UnsupportedError
-from genzoo.models.base import GenerativeModel
+from genzoo.models.base import GenerativeModel, with_condition
 
 #: importance samples of ``log_prob`` (and of ``genzoo eval``) unless told otherwise
 DEFAULT_K = 1000
@@ -90,6 +96,8 @@ class LatentVariableModel(GenerativeModel):
     likelihood: PixelLikelihood
 
     # -------------------------------------------------------------- hooks
+    # (an image-conditional model's hooks also take the keyword ``c``, its conditions on the
+    # model's device with the batch of their first tensor argument: ``x [B]`` or ``z [.., N]``)
     def posterior(self, x: Tensor, y: Tensor | None) -> Any:
         """Parameters of ``q(z | x)`` for integer ``x [B, C, H, W]`` (computed once per batch)."""
         raise NotImplementedError
@@ -124,19 +132,27 @@ class LatentVariableModel(GenerativeModel):
     def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """:meth:`embed` flattened: ``[B, F]`` (the posterior mean for ``vae``/``iwae``)."""
         self.check_input(x, y, c)
-        return self.embed(x.to(self.device), y).flatten(1)
+        return self.embed(x.to(self.device), y, **self._device_condition(c)[1]).flatten(1)
 
     # -------------------------------------------------------------- decoding
-    def log_likelihood(self, x: Tensor, z: Tensor, y: Tensor | None) -> Tensor:
-        """``log p(x | z)`` for ``z [k, B, ...]``: ``[k, B]``, decoded in memory-bounded chunks."""
+    def log_likelihood(
+        self, x: Tensor, z: Tensor, y: Tensor | None, c: Tensor | None = None
+    ) -> Tensor:
+        """``log p(x | z)`` (``log p(x | z, c)``) for ``z [k, B, ...]``: ``[k, B]``, decoded in
+        memory-bounded chunks."""
         k, b = z.shape[:2]
         flat_z = z.flatten(0, 1)
         flat_x = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
         flat_y = None if y is None else y.unsqueeze(0).expand(k, b).flatten()
+        flat_c = None if c is None else c.unsqueeze(0).expand(k, *c.shape).flatten(0, 1)
         step = self._chunk(1)
         parts = [
             self.likelihood.log_prob(
-                self.decoder_params(flat_z[i : i + step], _part(flat_y, i, step)),
+                self.decoder_params(
+                    flat_z[i : i + step],
+                    _part(flat_y, i, step),
+                    **with_condition(_part(flat_c, i, step)),
+                ),
                 flat_x[i : i + step],
             )
             for i in range(0, flat_z.shape[0], step)
@@ -144,15 +160,21 @@ class LatentVariableModel(GenerativeModel):
         return torch.cat(parts).view(k, b)
 
     def decode(
-        self, z: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
+        self,
+        z: Tensor,
+        y: Tensor | None = None,
+        *,
+        c: Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """Images from latents ``z [N, ...]``: LongTensor ``[N, C, H, W]``.
 
         With a ``generator``, a draw from ``p(x | z)``; without, its per-sub-pixel mean rounded to
-        the nearest level (the usual way to show a VAE's output).
+        the nearest level (the usual way to show a VAE's output). ``c``: conditions ``[N, ...]``.
         """
         y = self._labels(y, z.shape[0])
-        params = self.decoder_params(z.to(self.device), y)
+        self.check_condition(c, z.shape[0])
+        params = self.decoder_params(z.to(self.device), y, **self._device_condition(c)[1])
         if generator is not None:
             return self.likelihood.sample(params, generator)
         return self.likelihood.mean(params).round().long().clamp_(0, self.levels - 1)
@@ -178,31 +200,45 @@ class LatentVariableModel(GenerativeModel):
 
     @torch.no_grad()
     def reconstruct(
-        self, x: Tensor, y: Tensor | None = None, *, generator: torch.Generator | None = None
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        c: Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """``decode(embed(x))``: LongTensor ``[B, C, H, W]``."""
-        self.check_input(x, y)
-        return self.decode(self.embed(x.to(self.device), y), y, generator=generator)
+        self.check_input(x, y, c)
+        z = self.embed(x.to(self.device), y, **self._device_condition(c)[1])
+        return self.decode(z, y, generator=generator, **with_condition(c))
 
     @torch.no_grad()
     def interpolate(
-        self, x1: Tensor, x2: Tensor, steps: int = 8, y: Tensor | None = None
+        self,
+        x1: Tensor,
+        x2: Tensor,
+        steps: int = 8,
+        y: Tensor | None = None,
+        *,
+        c: Tensor | None = None,
     ) -> Tensor:
         """Decode the straight line between the latents of ``x1`` and ``x2`` ``[B, C, H, W]``.
 
         Returns LongTensor ``[steps, B, C, H, W]``; row 0 reconstructs ``x1``, the last ``x2``.
+        ``c``: the conditions ``[B, ...]`` of an image-conditional model (one per path).
         """
         if steps < 2:
             raise ConfigError(f"steps must be at least 2, got {steps}")
-        self.check_input(x1, y)
-        self.check_input(x2, y)
-        z1 = self.embed(x1.to(self.device), y)
-        z2 = self.embed(x2.to(self.device), y)
+        self.check_input(x1, y, c)
+        self.check_input(x2, y, c)
+        z1 = self.embed(x1.to(self.device), y, **self._device_condition(c)[1])
+        z2 = self.embed(x2.to(self.device), y, **self._device_condition(c)[1])
         t = torch.linspace(0, 1, steps, device=z1.device, dtype=z1.dtype)
         t = t.view(steps, *[1] * z1.dim())
         path = ((1 - t) * z1 + t * z2).flatten(0, 1)
         yy = None if y is None else y.to(self.device).repeat(steps)
-        return self.decode(path, yy).view(steps, *x1.shape)
+        cc = with_condition(None if c is None else c.repeat(steps, 1, 1, 1))
+        return self.decode(path, yy, **cc).view(steps, *x1.shape)
 
     # -------------------------------------------------------------- estimators
     def elbo_terms(
@@ -210,6 +246,7 @@ class LatentVariableModel(GenerativeModel):
         x: Tensor,
         y: Tensor | None = None,
         *,
+        c: Tensor | None = None,
         k: int = 1,
         generator: torch.Generator | None = None,
     ) -> dict[str, Tensor]:
@@ -221,13 +258,14 @@ class LatentVariableModel(GenerativeModel):
             form when available, else averaged over the same samples), ``elbo`` = their
             difference.
         """
-        x, y = self._inputs(x, y, k)
-        q = self.posterior(x, y)
+        x, y = self._inputs(x, y, k, c)
+        c, cc = self._device_condition(c)
+        q = self.posterior(x, y, **cc)
         z, log_q = self.sample_posterior(q, k, generator)
-        reconstruction = self.log_likelihood(x, z, y).mean(0)
-        kl = self.kl(q, y)
+        reconstruction = self.log_likelihood(x, z, y, c).mean(0)
+        kl = self.kl(q, y, **cc)
         if kl is None:
-            kl = (log_q - self.log_prior(z, y)).mean(0)
+            kl = (log_q - self.log_prior(z, y, **cc)).mean(0)
         return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}
 
     def elbo(
@@ -236,10 +274,11 @@ class LatentVariableModel(GenerativeModel):
         y: Tensor | None = None,
         k: int = 1,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Evidence lower bound per image in nats, ``[B]`` (see :meth:`elbo_terms`)."""
-        return self.elbo_terms(x, y, k=k, generator=generator)["elbo"]
+        return self.elbo_terms(x, y, k=k, generator=generator, **with_condition(c))["elbo"]
 
     def log_weights(
         self,
@@ -247,13 +286,15 @@ class LatentVariableModel(GenerativeModel):
         y: Tensor | None = None,
         k: int = 1,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """``log p(x, z_i) - log q(z_i | x)`` for ``k`` posterior draws: ``[k, B]``."""
-        x, y = self._inputs(x, y, k)
-        q = self.posterior(x, y)
+        x, y = self._inputs(x, y, k, c)
+        c, cc = self._device_condition(c)
+        q = self.posterior(x, y, **cc)
         z, log_q = self.sample_posterior(q, k, generator)
-        return self.log_likelihood(x, z, y) + self.log_prior(z, y) - log_q
+        return self.log_likelihood(x, z, y, c) + self.log_prior(z, y, **cc) - log_q
 
     def iwae_bound(
         self,
@@ -261,6 +302,7 @@ class LatentVariableModel(GenerativeModel):
         y: Tensor | None = None,
         k: int = DEFAULT_K,
         *,
+        c: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """The ``k``-sample importance-weighted bound per image in nats, ``[B]``.
@@ -268,13 +310,14 @@ class LatentVariableModel(GenerativeModel):
         Samples are drawn in chunks and combined by a running ``logsumexp``, so memory does not
         grow with ``k``.
         """
-        x, y = self._inputs(x, y, k)
-        q = self.posterior(x, y)
+        x, y = self._inputs(x, y, k, c)
+        c, cc = self._device_condition(c)
+        q = self.posterior(x, y, **cc)
         step = max(1, self._chunk(x.shape[0]))
         total = torch.full((x.shape[0],), -math.inf, dtype=torch.float64, device=x.device)
         for start in range(0, k, step):
             z, log_q = self.sample_posterior(q, min(step, k - start), generator)
-            log_w = self.log_likelihood(x, z, y) + self.log_prior(z, y) - log_q
+            log_w = self.log_likelihood(x, z, y, c) + self.log_prior(z, y, **cc) - log_q
             total = torch.logaddexp(total, torch.logsumexp(log_w.double(), 0))
         return (total - math.log(k)).to(torch.promote_types(self.dtype, torch.float32))
 
@@ -288,7 +331,8 @@ class LatentVariableModel(GenerativeModel):
         k: int = DEFAULT_K,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Lower bound on ``log p(x)``: the IWAE bound with ``k`` (default 1,000) samples, ``[B]``.
+        """Lower bound on ``log p(x)`` (``log p(x | c)``): the IWAE bound with ``k`` (default
+        1,000) samples, ``[B]``.
 
         Without a ``generator`` one seeded with 0 is used, so repeated calls agree.
         """
@@ -300,7 +344,7 @@ class LatentVariableModel(GenerativeModel):
             )
         if generator is None:
             generator = torch.Generator().manual_seed(0)
-        return self.iwae_bound(x, y, k, generator=generator)
+        return self.iwae_bound(x, y, k, generator=generator, **with_condition(c))
 
     def loss(
         self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None
@@ -318,7 +362,7 @@ class LatentVariableModel(GenerativeModel):
         self.check_condition(c, x.shape[0])
         scale = 1.0 / (self.num_dims * math.log(2))
         if self.train_samples > 1:
-            log_w = self.log_weights(x, y, self.train_samples)
+            log_w = self.log_weights(x, y, self.train_samples, **with_condition(c))
             bound = torch.logsumexp(log_w, 0) - math.log(self.train_samples)
             objective = -bound.mean()
             return {
@@ -327,7 +371,7 @@ class LatentVariableModel(GenerativeModel):
                 "elbo": log_w.mean().detach(),
                 "bits_per_dim": objective.detach() * scale,
             }
-        terms = self.elbo_terms(x, y)
+        terms = self.elbo_terms(x, y, **with_condition(c))
         objective = -(terms["reconstruction"] - self.beta * terms["kl"]).mean()
         elbo = terms["elbo"].mean().detach()
         return {
@@ -359,24 +403,32 @@ class LatentVariableModel(GenerativeModel):
         self.eval()
         try:
             given, full_mask, y = self.prepare_sampling(n, y, known, mask, c)
-            z = self.sample_prior(n, y, generator)
-            x = self.likelihood.sample(self.decoder_params(z, y), generator)
+            cc = self._device_condition(c)[1]
+            z = self.sample_prior(n, y, generator, **cc)
+            x = self.likelihood.sample(self.decoder_params(z, y, **cc), generator)
             if known is None:
                 return x
             for _ in range(self.completion_steps):
                 x = torch.where(full_mask, given, x)
-                z, _ = self.sample_posterior(self.posterior(x, y), 1, generator)
-                x = self.likelihood.sample(self.decoder_params(z[0], y), generator)
+                z, _ = self.sample_posterior(self.posterior(x, y, **cc), 1, generator)
+                x = self.likelihood.sample(self.decoder_params(z[0], y, **cc), generator)
             return torch.where(full_mask, given, x)
         finally:
             self.train(was_training)
 
     # -------------------------------------------------------------- helpers
-    def _inputs(self, x: Tensor, y: Tensor | None, k: int) -> tuple[Tensor, Tensor | None]:
+    def _inputs(
+        self, x: Tensor, y: Tensor | None, k: int, c: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         if int(k) < 1:
             raise ConfigError(f"the number of importance samples k must be positive, got {k}")
-        self.check_input(x, y)
+        self.check_input(x, y, c)
         return x.to(self.device).long(), None if y is None else y.to(self.device)
+
+    def _device_condition(self, c: Tensor | None) -> tuple[Tensor | None, dict[str, Tensor]]:
+        """``c`` on the model's device, and the keywords that hand it to the hooks."""
+        c = None if c is None else c.to(self.device)
+        return c, with_condition(c)
 
     def _labels(self, y: Tensor | None, n: int) -> Tensor | None:
         if y is None:
