@@ -69,3 +69,16 @@ def test_bad_shapes_are_refused():
         image_grid(torch.zeros(2, 2, 4, 4, dtype=torch.long), 2)
     with pytest.raises(ConfigError, match="1 or 3"):
         image_grid(torch.zeros(4, 4, dtype=torch.long), 2)
+
+
+def test_row_labels_add_a_caption_margin_and_keep_the_images(tmp_path):
+    x = _images(6, 1, 4, 4, 3)
+    plain = np.asarray(Image.open(save_grid(x, 3, tmp_path / "a.png", nrow=3, scale=4)))
+    path = save_grid(x, 3, tmp_path / "b.png", nrow=3, scale=4, row_labels=["first", "second"])
+    captioned = np.asarray(Image.open(path))
+    margin = captioned.shape[1] - plain.shape[1]
+    assert captioned.shape[0] == plain.shape[0] and margin > 20
+    assert np.array_equal(captioned[:, margin:], plain)  # the images are untouched
+    text = captioned[:, :margin] < 128  # dark caption pixels, one block per row
+    rows_with_text = {r // (4 * 4 + 2) for r in np.flatnonzero(text.any(1))}
+    assert rows_with_text == {0, 1}

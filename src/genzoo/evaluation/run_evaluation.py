@@ -170,8 +170,10 @@ def _figures(
     out: dict[str, Any] = {}
     if caps.image_conditional:
         grid, nrow = conditional_rows(model, dataset, generator, min(num_completions, 8))
+        labels = ["condition", "sample 1", "sample 2", "sample 3", "truth"]
+        path = run.figure(run.SAMPLES_PNG)
         out["samples_png"] = str(
-            save_grid(grid, dataset.levels, run.figure(run.SAMPLES_PNG), nrow=nrow)
+            save_grid(grid, dataset.levels, path, nrow=nrow, row_labels=labels)
         )
         return out
     samples = model.sample(config.num_samples, generator=generator)
@@ -183,13 +185,19 @@ def _figures(
         given = completion_mask(mask, dataset.shape)
         grid = completion_rows(model, part.x, given, y=labels, generator=generator)
         path = run.figure(run.COMPLETION_PNG)
-        out["completion_png"] = str(save_grid(grid, dataset.levels, path, nrow=n))
+        captions = ["original", f"given ({mask})", "completion 1", "completion 2", "completion 3"]
+        out["completion_png"] = str(
+            save_grid(grid, dataset.levels, path, nrow=n, row_labels=captions)
+        )
         out["completion_mask"] = mask
     if caps.reconstruction:
         part = dataset.take("test", slice(0, 16))
         grid = reconstruction_rows(model, part.x, part.y if caps.class_conditional else None)
         path = run.figure(run.RECONSTRUCTION_PNG)
-        out["reconstruction_png"] = str(save_grid(grid, dataset.levels, path, nrow=8))
+        captions = ["test images", "reconstructions"]
+        out["reconstruction_png"] = str(
+            save_grid(grid, dataset.levels, path, nrow=8, row_labels=captions)
+        )
     return out
 
 
