@@ -1,4 +1,5 @@
-"""``genzoo`` entry point: dispatch to sub-commands; user errors become one line and exit 2."""
+"""``genzoo`` entry point: dispatch to sub-commands; user errors become one line and exit 2,
+Ctrl-C one line and exit 130 (training first writes a checkpoint that ``--resume`` continues)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 from genzoo.errors import GenzooError
 
 EXIT_USER_ERROR = 2
+#: the shell's status for a process stopped by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -53,9 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GenzooError as exc:
         print(f"genzoo: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("genzoo: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C: training writes a checkpoint and says so
+        print(f"genzoo: {exc or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
