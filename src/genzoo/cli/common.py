@@ -13,6 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from genzoo.core.artifact import CONFIG_NAME, WEIGHTS_NAME
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
@@ -291,3 +292,36 @@ def say(text: str) -> None:
     """A progress note on stderr, from the first process only."""
     if is_first_process():
         print(text, file=sys.stderr)
+
+
+#: what a run folder holds that a reading command must never replace (see RunFolder)
+RUN_FILES = (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    RunFolder.CHECKPOINT,
+    RunFolder.TRAIN_CONFIG,
+    RunFolder.DATA_SPEC,
+    RunFolder.METRICS_CSV,
+    RunFolder.METRICS_JSON,
+    RunFolder.SAMPLES_PNG,
+    RunFolder.COMPLETION_PNG,
+    RunFolder.RECONSTRUCTION_PNG,
+    RunFolder.LOCK,
+)
+
+
+def refuse_run_file(
+    run_dir: str | os.PathLike[str] | None, path: str | os.PathLike[str], option: str
+) -> None:
+    """Refuse an output ``path`` that is one of the files of the run in ``run_dir``: a command
+    that reads a run (sample, complete, embed, ...) never replaces what training wrote."""
+    if run_dir is None:
+        return
+    from pathlib import Path
+
+    target, run = Path(path).resolve(), Path(run_dir).resolve()
+    if target.parent == run and target.name in RUN_FILES:
+        raise GenzooError(
+            f"{option} {path} would replace the run's own {target.name}; choose another file "
+            "name or folder"
+        )

@@ -54,11 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USER_ERROR
         return int(args.run(args) or 0)
     except GenzooError as exc:
-        print(f"genzoo: error: {exc}", file=sys.stderr)
+        print(f"genzoo: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as exc:  # Ctrl-C: training writes a checkpoint and says so
-        print(f"genzoo: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"genzoo: {one_line(exc) or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (a third-party reason may span several)."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":
