@@ -9,6 +9,8 @@ from genzoo.apps import COMPLETION_MASKS
 from genzoo.cli.common import (
     add_data_arguments,
     add_seed_argument,
+    check_fits,
+    commands_for,
     load_run_model,
     refuse_run_file,
     run_data,
@@ -45,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     model = load_run_model(args.run_dir)
     if model.capabilities.completion is None:
         raise GenzooError(
-            f"{model.name} cannot complete images (its capabilities: "
-            f"{model.capabilities.describe()})"
+            f"{model.name} cannot complete images; on it, use {commands_for(model)} (its "
+            f"capabilities: {model.capabilities.describe()})"
         )
     dataset, _ = run_data(RunFolder(args.run_dir), args)
+    check_fits(model, dataset)
     n = max(1, min(args.n, dataset.test.shape[0]))
     images = dataset.test[:n]
     y = None if model.num_classes is None else dataset.test_labels[:n]

@@ -11,6 +11,7 @@ from genzoo.cli.common import (
     add_data_arguments,
     add_eval_arguments,
     add_typed_arguments,
+    check_fits,
     data_spec,
     dataclass_params,
     eval_config,
@@ -117,7 +118,9 @@ def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, s
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
     dataset = load_data(spec, args.download)
-    if not args.resume:
+    if args.resume:
+        check_fits(model, dataset, what=f"the run in {out}")
+    else:
         model = new_model(args, dataset, config.seed, hparams)
     say(f"data: {dataset.describe()}")  # after the model: a refusal stays one line
     features = None
