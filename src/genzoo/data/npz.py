@@ -48,7 +48,9 @@ def load_npz(path: str) -> RawSplits:
         reason = (
             "its bytes are neither a zip archive nor a .npy array (damaged, or another format)"
             if "pickled" in str(err)
-            else str(err).splitlines()[0] if str(err) else type(err).__name__
+            else str(err).splitlines()[0]
+            if str(err)
+            else type(err).__name__
         )
         raise DatasetError(
             f"cannot read npz:{path}: {reason}; write it with numpy.savez(path, x=..., y=...)"

@@ -143,9 +143,9 @@ def damaged_checkpoint(path: Path, exc: BaseException) -> TrainingError:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, pickle.UnpicklingError):  # torch's first line would suggest unsafe loading
-        return "not a valid tensor file"
     text = str(exc).strip()
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
+        return "torch cannot parse it"  # torch's own text would suggest loading it unsafely
     return text.splitlines()[0][:160] if text else type(exc).__name__
 
 

@@ -215,11 +215,15 @@ def run_steps(
         if session.state is not None:
             _restore(session, session.state)
         session.budget = _budget(session)
-        if session.rank == 0:
-            write_train_config(
-                session.run, config, model, dataset, session.hardware, session.progress.step
-            )
-        images, seconds, window = _loop(session)
+        # the log first: a damaged metrics.csv is refused before anything is written
+        resume_step = None if session.state is None else session.progress.step
+        metrics = MetricsWriter(out, resume_step=resume_step, enabled=session.rank == 0)
+        with contextlib.closing(metrics):
+            if session.rank == 0:
+                write_train_config(
+                    session.run, config, model, dataset, session.hardware, session.progress.step
+                )
+            images, seconds, window = _loop(session, metrics)
     last_collective = _tear_down(session)
     if session.interrupted:
         step, path = session.progress.step, session.run.checkpoint
@@ -356,6 +360,7 @@ def _restore_state(s: Session, state: dict[str, Any]) -> None:
     saved = state["optimizer"] if isinstance(state["optimizer"], list) else [state["optimizer"]]
     for optimizer, optimizer_state in zip(s.optimizers, saved, strict=True):
         optimizer.load_state_dict(optimizer_state)
+        _check_optimizer_state(optimizer)
         for group in optimizer.param_groups:  # the current config wins (lr is set per step)
             group["weight_decay"] = config.weight_decay if group["name"] == "decay" else 0.0
             group["betas"] = (config.adam_beta1, config.adam_beta2)
@@ -370,6 +375,28 @@ def _restore_state(s: Session, state: dict[str, Any]) -> None:
         s.best = copy.deepcopy(s.averaged)
         s.best.load_state_dict(state["best"]["model"])
         s.best_eval = state["best"]["eval"]
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """``load_state_dict`` checks only the groups: refuse per-parameter states that the next
+    step would trip over (entries with other keys, moments of another shape)."""
+    keys: set[str] | None = None
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            if not state:
+                continue
+            keys = set(state) if keys is None else keys
+            if set(state) != keys:
+                raise ValueError(
+                    f"optimizer state entries differ: {sorted(state)} vs {sorted(keys)}"
+                )
+            for name, value in state.items():
+                if isinstance(value, Tensor) and value.dim() > 0 and value.shape != p.shape:
+                    raise ValueError(
+                        f"optimizer state {name!r} has shape {tuple(value.shape)}, its parameter "
+                        f"{tuple(p.shape)}"
+                    )
 
 
 def _budget(s: Session) -> Budget:
@@ -424,12 +451,10 @@ class _DeferredInterrupt:
 
 
 # ---------------------------------------------------------------------------------------------
-def _loop(s: Session) -> tuple[int, float, _Window]:
+def _loop(s: Session, metrics: MetricsWriter) -> tuple[int, float, _Window]:
     """The steps until the budget is spent or Ctrl-C; returns images and seconds of this call."""
     config, progress = s.config, s.progress
     budget: Budget = s.budget  # type: ignore[assignment]  # set by run_steps
-    resume_step = None if s.state is None else progress.step
-    metrics = MetricsWriter(s.run.path, resume_step=resume_step, enabled=s.rank == 0)
     bar = _progress_bar(config.progress and s.rank == 0, budget.max_steps, progress.step)
     count = config.validation or config.eval_images
     eval_split_ = eval_split(s.eval_source, s.model, count, s.rank, s.world)
