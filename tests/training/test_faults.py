@@ -119,6 +119,7 @@ def _logged_rows(out: Path) -> int:
     return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
 
 
+@pytest.mark.slow
 def test_sigint_to_a_real_trainer_exits_130_on_one_line_and_resume_continues(
     tmp_path: Path,
 ) -> None:
@@ -147,6 +148,7 @@ def test_sigint_to_a_real_trainer_exits_130_on_one_line_and_resume_continues(
 
 
 # ---------------------------------------------------------------------- a second trainer
+@pytest.mark.slow
 def test_a_second_trainer_into_the_same_folder_refuses_naming_the_first(tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = _cli(*train_argv(out, 100_000, "--checkpoint-every", "20"))
@@ -295,3 +297,43 @@ def test_a_nan_loss_keeps_the_last_good_checkpoint_and_resume_continues(
     assert final["step"] == 12
     assert all(torch.isfinite(t).all() for t in final["model"].values())
     assert not torch.equal(final["model"]["logits"], kept["model"]["logits"])
+
+
+# ---------------------------------------------------------------------- a crash mid-write
+CRASH_DURING_SECOND_CHECKPOINT = """
+import os, sys, torch
+from genzoo.cli.main import main
+real, calls = torch.save, [0]
+def save(obj, f, *args, **kwargs):
+    calls[0] += 1
+    if calls[0] == 2:  # half a file, then the process dies as under kill -9 or a power cut
+        f.write(b"PK\\x03\\x04 the first bytes of a checkpoint")
+        f.flush()
+        os._exit(9)
+    return real(obj, f, *args, **kwargs)
+torch.save = save
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_and_resume_is_exact(
+    tmp_path: Path,
+) -> None:
+    argv = train_argv(tmp_path / "cut", 6, "--checkpoint-every", "2")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_DURING_SECOND_CHECKPOINT, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert crashed.returncode == 9, crashed.stderr
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["step"] == 2  # the first, whole
+    genzoo.load_model(tmp_path / "cut")  # and the model saved with it
+    assert main([*argv, "--resume"]) == 0
+    assert main(train_argv(tmp_path / "full", 6, "--checkpoint-every", "2")) == 0
+    a, b = load_ckpt(tmp_path / "full"), load_ckpt(tmp_path / "cut")
+    assert a["step"] == b["step"] == 6
+    assert_identical(weights(a["model"]), weights(b["model"]))
