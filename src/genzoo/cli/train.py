@@ -89,14 +89,14 @@ def run(args: argparse.Namespace) -> int:
     run_folder = RunFolder(args.out or f"runs/{args.model}-{data_name}")
     # the lock first: a second process refuses before it reads or writes anything in the folder
     lock = hold_run(run_folder) if is_first_process() else contextlib.nullcontext()
-    existed = run_folder.path.exists()
+    created = [p for p in (run_folder.path, *run_folder.path.parents) if not p.exists()]
     try:
         with lock:
             return train_into(run_folder, args, hparams, config, evaluation, spec)
     except BaseException:
-        if not existed:  # a refusal leaves no empty folder behind (rmdir removes only empty)
+        for folder in created:  # a refusal leaves no empty folders behind (rmdir: only empty)
             with contextlib.suppress(OSError):
-                run_folder.path.rmdir()
+                folder.rmdir()
         raise
 
 
