@@ -491,6 +491,7 @@ def _loop(s: Session, metrics: MetricsWriter) -> tuple[int, float, _Window]:
         finally:
             bar.close()
             metrics.close()
+    s.interrupted = s.interrupted or interrupt.requested  # Ctrl-C during the last save
     return images_total, seconds_total, window
 
 
@@ -498,10 +499,9 @@ def _should_stop(s: Session, interrupt: _DeferredInterrupt) -> bool:
     """Whether the run stops before the next step: budget spent, time up, or Ctrl-C (on any
     rank, so that every rank stops at the same step)."""
     budget: Budget = s.budget  # type: ignore[assignment]  # set by run_steps
-    if budget.max_steps is not None and s.progress.step >= budget.max_steps:
-        return True
+    done = budget.max_steps is not None and s.progress.step >= budget.max_steps
     time_up = budget.max_seconds is not None and s.progress.train_seconds >= budget.max_seconds
-    flags = [time_up, interrupt.requested]
+    flags = [done or time_up, interrupt.requested]  # a Ctrl-C at the last step still counts
     if s.world > 1:  # one tiny collective
         total = s.fabric.all_reduce(
             torch.tensor([float(f) for f in flags], device=s.fabric.device), reduce_op="sum"
