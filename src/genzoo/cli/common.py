@@ -13,6 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from genzoo.core.artifact import CONFIG_NAME, WEIGHTS_NAME
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
@@ -293,3 +294,71 @@ def say(text: str) -> None:
     """A progress note on stderr, from the first process only."""
     if is_first_process():
         print(text, file=sys.stderr)
+
+
+#: what a run folder holds that a reading command must never replace (see RunFolder)
+RUN_FILES = (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    RunFolder.CHECKPOINT,
+    RunFolder.TRAIN_CONFIG,
+    RunFolder.DATA_SPEC,
+    RunFolder.METRICS_CSV,
+    RunFolder.METRICS_JSON,
+    RunFolder.SAMPLES_PNG,
+    RunFolder.COMPLETION_PNG,
+    RunFolder.RECONSTRUCTION_PNG,
+    RunFolder.LOCK,
+)
+
+
+def refuse_run_file(
+    run_dir: str | os.PathLike[str] | None, path: str | os.PathLike[str], option: str
+) -> None:
+    """Refuse an output ``path`` that is one of the files of the run in ``run_dir``: a command
+    that reads a run (sample, complete, embed, ...) never replaces what training wrote."""
+    if run_dir is None:
+        return
+    from pathlib import Path
+
+    target, run = Path(path).resolve(), Path(run_dir).resolve()
+    if target.parent == run and target.name in RUN_FILES:
+        raise GenzooError(
+            f"{option} {path} would replace the run's own {target.name}; choose another file "
+            "name or folder"
+        )
+
+
+def check_fits(model: Any, dataset: Any, what: str = "the run's model") -> None:
+    """Refuse data whose images the model cannot take, naming the flags that make them fit."""
+    shape, levels = tuple(model.shape), model.levels
+    if tuple(dataset.shape) == shape and dataset.levels == levels:
+        return
+    fixes = []
+    if tuple(dataset.shape[1:]) != shape[1:]:
+        if shape[1] == shape[2]:
+            fixes.append(f"--size {shape[1]}")
+        else:
+            fixes.append(f"images of {shape[1]}x{shape[2]}")
+    if dataset.levels != levels:
+        fixes.append(f"--levels {levels}")
+    if dataset.shape[0] != shape[0]:
+        fixes.append(f"{shape[0]}-channel images")
+    shown = lambda s: "x".join(str(v) for v in s)  # noqa: E731
+    raise GenzooError(
+        f"{what} takes {shown(shape)} images with {levels} levels but {dataset.name} has "
+        f"{shown(dataset.shape)} with {dataset.levels}; pass {' and '.join(fixes)}"
+    )
+
+
+def commands_for(model: Any) -> str:
+    """The genzoo commands that work on ``model``, from its declared capabilities."""
+    caps = model.capabilities
+    names = ["eval", "sample"]
+    if caps.completion is not None:
+        names.append("complete")
+    if caps.latent is not None:
+        names.append("interpolate")
+    if caps.features:
+        names += ["probe", "cluster", "embed"]
+    return ", ".join(f"genzoo {n}" for n in names)

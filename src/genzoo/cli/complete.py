@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from genzoo.apps import COMPLETION_MASKS
-from genzoo.cli.common import add_data_arguments, add_seed_argument, load_run_model, run_data
+from genzoo.cli.common import (
+    add_data_arguments,
+    add_seed_argument,
+    check_fits,
+    commands_for,
+    load_run_model,
+    refuse_run_file,
+    run_data,
+)
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
@@ -32,13 +40,18 @@ def run(args: argparse.Namespace) -> int:
 
     from genzoo.apps import completion_mask, completion_rows, save_grid
 
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise GenzooError(f"--out must end in .png, got {out.name}")
+    refuse_run_file(args.run_dir, out, "--out")
     model = load_run_model(args.run_dir)
     if model.capabilities.completion is None:
         raise GenzooError(
-            f"{model.name} cannot complete images (its capabilities: "
-            f"{model.capabilities.describe()})"
+            f"{model.name} cannot complete images; on it, use {commands_for(model)} (its "
+            f"capabilities: {model.capabilities.describe()})"
         )
     dataset, _ = run_data(RunFolder(args.run_dir), args)
+    check_fits(model, dataset)
     n = max(1, min(args.n, dataset.test.shape[0]))
     images = dataset.test[:n]
     y = None if model.num_classes is None else dataset.test_labels[:n]
@@ -46,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
     grid = completion_rows(
         model, images, given, y=y, generator=torch.Generator().manual_seed(args.seed)
     )
-    save_grid(grid, dataset.levels, Path(args.out), nrow=n)
+    save_grid(grid, dataset.levels, out, nrow=n)
     print(f"wrote {args.out} (rows: original, given part, 3 completions; mask {args.mask})")
     return 0

@@ -1,4 +1,5 @@
-"""``genzoo`` entry point: dispatch to sub-commands; user errors become one line and exit 2."""
+"""``genzoo`` entry point: dispatch to sub-commands; user errors become one line and exit 2,
+Ctrl-C one line and exit 130 (training first writes a checkpoint that ``--resume`` continues)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from genzoo.core.progress import set_progress
 from genzoo.errors import GenzooError
 
 EXIT_USER_ERROR = 2
+#: the shell's status for a process stopped by SIGINT (128 + 2)
+EXIT_INTERRUPTED = 130
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -79,11 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_progress(getattr(args, "progress", None))
         return int(args.run(args) or 0)
     except GenzooError as exc:
-        print(f"genzoo: error: {exc}", file=sys.stderr)
+        print(f"genzoo: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("genzoo: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C: training writes a checkpoint and says so
+        print(f"genzoo: {one_line(exc) or 'interrupted'}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (a third-party reason may span several)."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

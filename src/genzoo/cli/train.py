@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -10,6 +11,7 @@ from genzoo.cli.common import (
     add_data_arguments,
     add_eval_arguments,
     add_typed_arguments,
+    check_fits,
     data_spec,
     dataclass_params,
     eval_config,
@@ -23,6 +25,7 @@ from genzoo.cli.printing import print_metrics
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 from genzoo.models.registry import get_model_class
+from genzoo.training.checkpoint import hold_run
 
 #: evaluation options that follow the training recipe's (one seed, one batch size per run)
 SHARED_WITH_TRAINING = ("seed", "batch_size")
@@ -71,10 +74,7 @@ def model_name(argv: Sequence[str]) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genzoo.evaluation import evaluate_run
-    from genzoo.evaluation.config import load_quality_network
-    from genzoo.evaluation.run_evaluation import held_out_split
-    from genzoo.training import TrainConfig, train
+    from genzoo.training import TrainConfig
 
     hparams = picked(args, getattr(args, "hparam_names", ()))
     flags = picked(args, dataclass_params(TrainConfig))
@@ -91,15 +91,40 @@ def run(args: argparse.Namespace) -> int:
     spec = data_spec(args)
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
     run_folder = RunFolder(args.out or f"runs/{args.model}-{data_name}")
+    # the lock first: a second process refuses before it reads or writes anything in the folder
+    lock = hold_run(run_folder) if is_first_process() else contextlib.nullcontext()
+    created = [p for p in (run_folder.path, *run_folder.path.parents) if not p.exists()]
+    try:
+        with lock:
+            return train_into(run_folder, args, hparams, config, evaluation, spec)
+    except BaseException:
+        for folder in created:  # a refusal leaves no empty folders behind (rmdir: only empty)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, spec) -> int:
+    """Train (or resume) into ``run_folder``, then evaluate; the folder's lock is held."""
+    from genzoo.evaluation import evaluate_run
+    from genzoo.evaluation.config import load_quality_network
+    from genzoo.evaluation.run_evaluation import held_out_split
+    from genzoo.training import load_checkpoint, train
+
     out = run_folder.path
     if args.resume:
         model = resumed_model(run_folder, args.model, hparams)
+        if model.capabilities.training != "fit":  # a fit refuses --resume in train()
+            step = load_checkpoint(run_folder.checkpoint, mmap=True)["step"]
+            say(f"resuming {out} from step {step} ({run_folder.CHECKPOINT})")
     elif run_folder.holds_run():
         raise GenzooError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
     dataset = load_data(spec, args.download)
-    if not args.resume:
+    if args.resume:
+        check_fits(model, dataset, what=f"the run in {out}")
+    else:
         model = new_model(args, dataset, config.seed, hparams)
     say(f"data: {dataset.describe()}")  # after the model: a refusal stays one line
     features = None
@@ -107,30 +132,52 @@ def run(args: argparse.Namespace) -> int:
         no_density = not model.capabilities.has_density  # then sample quality is on by default
         features = load_quality_network(evaluation, no_density, dataset, say)
         evaluation.sample_quality = features is not None
-    run_folder.write_data_spec(spec)
-    n_params = sum(p.numel() for p in model.parameters())
-    say(f"model: {args.model} ({n_params:,} parameters) -> {out}")
+        run_folder.write_data_spec(spec)
+    say(f"model: {args.model} ({describe_size(model)}) -> {out}")
     result = train(model, dataset, config, out, resume=args.resume)
     if result.global_rank != 0:  # other ranks of a distributed run stop here
         return 0
-    print(
-        f"trained {result.steps} steps ({result.epochs:.1f} epochs) in "
-        f"{result.train_seconds:.0f} s of training "
-        f"({result.images_per_second:.0f} images/s, all devices); stopped: {result.stop_reason}",
-        file=sys.stderr,
-    )
+    say(describe_result(result))
     if result.best_eval is not None:
         best = result.best_eval
         shown = f", {best['bits_per_dim']:.4f} bits/dim" if "bits_per_dim" in best else ""
-        print(
-            f"kept the weights of step {int(best['step'])}: lowest validation loss "
-            f"{best['loss']:.4f}{shown} on {config.validation} held-out training images",
-            file=sys.stderr,
+        unit = "iteration" if result.procedure == "fit" else "step"
+        say(
+            f"kept the weights of {unit} {int(best['step'])}: lowest validation loss "
+            f"{best['loss']:.4f}{shown} on {config.validation} held-out training images"
         )
     held = held_out_split(run_folder, dataset) if evaluation.parzen or evaluation.ais else None
     metrics = evaluate_run(model, dataset, out, evaluation, features=features, held_out=held)
     print_metrics(metrics)
     return 0
+
+
+def describe_size(model) -> str:
+    """``"2,585 parameters"``; a fitted model counts its fitted tensors (buffers, no gradients)."""
+    if model.capabilities.training == "fit":
+        fitted = sum(t.numel() for t in model.state_dict().values())
+        return f"{fitted:,} parameters, fitted by EM"
+    return f"{sum(p.numel() for p in model.parameters()):,} parameters"
+
+
+def describe_result(result) -> str:
+    """One line on how training went (an EM fit counts iterations, not steps and images/s)."""
+    seconds = (
+        f"{result.train_seconds:.1f} s"
+        if result.train_seconds < 10
+        else (f"{result.train_seconds:.0f} s")
+    )
+    if result.procedure == "fit":
+        return (
+            f"fitted by EM in {result.steps} iterations over the training images ({seconds}); "
+            f"stopped: {result.stop_reason}"
+        )
+    resumed = "" if result.resumed_from is None else f"from step {result.resumed_from} "
+    return (
+        f"trained {resumed}to step {result.steps} ({result.epochs:.1f} epochs) in {seconds} of "
+        f"training ({result.images_per_second:.0f} images/s, all devices); stopped: "
+        f"{result.stop_reason}"
+    )
 
 
 def new_model(args: argparse.Namespace, dataset, seed: int, hparams: dict):

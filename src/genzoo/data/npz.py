@@ -15,6 +15,7 @@ Arrays:
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,17 @@ def load_npz(path: str) -> RawSplits:
             )
         with archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        # numpy reads a file that is neither a zip nor a .npy as a pickle, and refuses it
+        reason = (
+            "its bytes are neither a zip archive nor a .npy array (damaged, or another format)"
+            if "pickled" in str(err)
+            else str(err).splitlines()[0]
+            if str(err)
+            else type(err).__name__
+        )
         raise DatasetError(
-            f"cannot read npz:{path}: {err}; write it with numpy.savez(path, x=..., y=...)"
+            f"cannot read npz:{path}: {reason}; write it with numpy.savez(path, x=..., y=...)"
         ) from err
     if "x" not in arrays:
         raise DatasetError(

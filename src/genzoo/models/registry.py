@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from genzoo.core.artifact import load_weights, read_artifact
+from genzoo.core.artifact import CONFIG_NAME, WEIGHTS_NAME, load_weights, read_artifact
 from genzoo.core.registry import Registry
-from genzoo.errors import ConfigError
+from genzoo.errors import ConfigError, GenzooError, ModelError
 from genzoo.models.base import _BASE_ARGS, ARTIFACT_KIND, GenerativeModel, init_parameters
 from genzoo.models.capabilities import check_declarations
 
@@ -110,7 +110,13 @@ def load_model(path: str | Path) -> GenerativeModel:
         what="a saved genzoo model",
         hint="pass the output directory of `genzoo train` or of model.save()",
     )
-    model = create_model(artifact.name, **artifact.config)
-    load_weights(model, artifact.tensors, artifact.directory)
+    try:
+        model = create_model(artifact.name, **artifact.config)
+    except (GenzooError, TypeError) as exc:  # a hand-edited or damaged config
+        raise ModelError(
+            f"{artifact.directory / CONFIG_NAME} does not describe a model this genzoo builds "
+            f"({exc}); restore it from the run that wrote its weights"
+        ) from None
+    load_weights(model, artifact.tensors, artifact.directory / WEIGHTS_NAME)
     model.eval()
     return model

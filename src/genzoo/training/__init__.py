@@ -15,9 +15,10 @@ optimizers.
 """
 
 from genzoo.training.batches import BatchOrder
-from genzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from genzoo.training.checkpoint import CHECKPOINT_NAME, hold_run, load_checkpoint
 from genzoo.training.config import DEFAULT_STEPS, TrainConfig
 from genzoo.training.ema import ExponentialMovingAverage
+from genzoo.training.engine import TrainingInterrupted
 from genzoo.training.metrics import METRICS_NAME
 from genzoo.training.schedule import LRSchedule
 from genzoo.training.trainer import TRAIN_CONFIG_NAME, TrainResult, train
@@ -32,6 +33,8 @@ __all__ = [
     "LRSchedule",
     "TrainConfig",
     "TrainResult",
+    "TrainingInterrupted",
+    "hold_run",
     "load_checkpoint",
     "train",
 ]

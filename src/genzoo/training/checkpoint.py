@@ -13,11 +13,22 @@ arbitrary objects). Keys (format version 1):
 * ``rng``: one entry per rank (see :func:`capture_rng`);
 * ``train_config`` (:meth:`TrainConfig.to_dict`), ``dataset`` (name, levels, shape, classes),
   ``last_eval`` (the latest periodic evaluation or ``None``).
+
+Loading never runs code from the file: ``weights_only=True`` refuses any pickled object that is
+not a tensor or a plain container (a hostile ``__reduce__`` payload is rejected before it runs),
+and every way a file can be damaged becomes a :class:`~genzoo.errors.TrainingError` naming it.
+
+:func:`hold_run` is the run folder's lock (:meth:`RunFolder.lock`) as the trainer takes it: a
+command may take it first (the CLI does, before writing ``data.json``) and the engine's nested
+request then shares it instead of refusing its own process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import pickle
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +65,34 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     atomic_save(path, lambda handle: torch.save(obj, handle))
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+#: what a checkpoint must hold, and of which type, for a resume to make sense of it
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "step": int,
+    "epoch": int,
+    "batch_in_epoch": int,
+    "images_seen": int,
+    "train_seconds": (int, float),
+    "elapsed": (int, float),
+    "model": dict,
+    "model_name": str,
+    "model_config": dict,
+    "optimizer": (dict, list),
+    "rng": list,
+    "train_config": dict,
+    "dataset": dict,
+}
+
+
+def load_checkpoint(path: Path, *, mmap: bool = False) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` onto the CPU.
 
+    Args:
+        path: the ``checkpoint.pt`` file.
+        mmap: map the tensors instead of reading them (cheap, for a look at the progress).
+
     Raises:
-        TrainingError: when the file is missing, unreadable or not a genzoo checkpoint.
+        TrainingError: when the file is missing, unreadable, holds anything but tensors and
+            plain containers (it is refused, nothing in it runs), or is not a genzoo checkpoint.
     """
     if not path.is_file():
         raise TrainingError(
@@ -66,12 +100,18 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             "or pass the --out directory of the run to continue"
         )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:  # torch raises many types for truncated, corrupt or unsafe files
+        refused = _refused_global(exc) if isinstance(exc, pickle.UnpicklingError) else None
+        if refused is not None:
+            raise TrainingError(
+                f"refusing checkpoint {path}: it holds a Python object other than tensors "
+                f"({refused}), which genzoo never unpickles — it was not written by genzoo or was "
+                "tampered with, and nothing in it was run; delete it or restore the run's own"
+            ) from None
         raise TrainingError(
-            f"cannot read checkpoint {path} ({first}); it is damaged or was not written by "
-            "genzoo — delete it to start over"
+            f"cannot read checkpoint {path} ({_reason(exc)}); it is damaged or incomplete — "
+            "restore it from a copy, or delete it and train a new run"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TrainingError(f"{path} is not a genzoo training checkpoint; use another --out")
@@ -80,7 +120,70 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{path} has checkpoint format version {state.get('version')}, this genzoo reads "
             f"version {VERSION}; resume with the genzoo version that wrote it"
         )
+    for key, kind in REQUIRED.items():
+        value = state.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TrainingError(
+                f"checkpoint {path} is damaged: {key!r} is "
+                f"{'missing' if key not in state else type(value).__name__}; restore it from a "
+                "copy, or delete it and train a new run"
+            )
+    if state["step"] < 0 or state["images_seen"] < 0:
+        raise TrainingError(f"checkpoint {path} is damaged: a negative step count; restore it")
     return state
+
+
+def damaged_checkpoint(path: Path, exc: BaseException) -> TrainingError:
+    """The error for a checkpoint whose tensors do not fit the run being resumed."""
+    return TrainingError(
+        f"cannot resume from {path}: its saved state does not fit the model and recipe it "
+        f"names ({_reason(exc)}); the file is damaged — restore it, or delete it and train a new "
+        "run"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, pickle.UnpicklingError) or "weights_only" in text:
+        return "torch cannot parse it"  # torch's own text would suggest loading it unsafely
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _refused_global(exc: BaseException) -> str | None:
+    """``GLOBAL posix.system`` when torch refused to unpickle a global, else ``None``."""
+    for line in str(exc).splitlines():
+        if "unsupported global" in line.lower():
+            words = line.split()
+            index = next(i for i, w in enumerate(words) if w.upper() == "GLOBAL")
+            return " ".join(words[index : index + 2])
+    return None
+
+
+# ---------------------------------------------------------------------- the run folder lock
+_HELD: dict[Path, int] = {}
+
+
+@contextlib.contextmanager
+def hold_run(run: RunFolder) -> Iterator[None]:
+    """Hold ``run``'s lock (:meth:`RunFolder.lock`); nested calls in one process share it.
+
+    Raises:
+        TrainingError: another live process trains into the folder (the message names it).
+    """
+    key = run.path.resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
+    with run.lock():
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
 
 
 # ---------------------------------------------------------------------- RNG states

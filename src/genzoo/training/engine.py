@@ -12,6 +12,14 @@ Reproducibility. The data order is a function of ``(seed, epoch)`` (see
 so it never perturbs training. On CPU, ``N`` uninterrupted steps and ``k`` steps + resume to
 ``N`` give bit-identical weights.
 
+Faults. Rank 0 holds the run folder's lock (:func:`~genzoo.training.checkpoint.hold_run`) from
+before the checkpoint is read until the last file is written, so a second process refuses
+before touching anything. Ctrl-C (SIGINT) in the main thread is deferred to the end of the
+current step: the run then writes a checkpoint and raises :class:`TrainingInterrupted`, and
+resuming continues bit-identically (a second Ctrl-C interrupts at once, without a checkpoint).
+A non-finite loss or weights stop the run with the last good checkpoint intact; a full disk
+raises :class:`~genzoo.errors.StorageError` with the previous checkpoint intact.
+
 Distribution. ``devices=2, strategy="ddp"`` runs one process per device (Fabric re-executes the
 calling script for ranks >= 1); each rank computes the loss on its slice of the global batch and
 DDP averages the gradients, which equals the gradient of the global batch mean.
@@ -21,7 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +45,7 @@ from torch import Tensor, nn
 import genzoo
 from genzoo.core.run import RunFolder
 from genzoo.data.dataset import Dataset, Split, dynamic_binarize
-from genzoo.errors import ConfigError, TrainingError
+from genzoo.errors import ConfigError, StorageError, TrainingError
 from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.batches import (
     STREAM_BINARIZE,
@@ -51,7 +61,9 @@ from genzoo.training.checkpoint import (
     FORMAT,
     VERSION,
     atomic_torch_save,
+    damaged_checkpoint,
     gather_rng,
+    hold_run,
     load_checkpoint,
     restore_rng,
     seed_all,
@@ -80,6 +92,19 @@ from genzoo.training.schedule import LRSchedule
 SETTLE_SECONDS = 0.1
 #: training batches that re-estimate the averaged weights' batch-norm statistics
 NORM_BATCHES = 16
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after a step; a checkpoint of that step was written.
+
+    A :class:`KeyboardInterrupt` (code that catches it still does); its message names the step
+    and the checkpoint, and ``resume=True`` (``--resume``) continues from it.
+    """
+
+    def __init__(self, message: str, step: int, checkpoint: Path) -> None:
+        super().__init__(message)
+        self.step = step
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -159,6 +184,7 @@ class Session:
     best_eval: dict[str, float] | None = None
     last_ckpt: int | None = None
     norm_batches: list[Split] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def rank(self) -> int:
@@ -186,17 +212,30 @@ def run_steps(
     """Train ``model`` with ``procedure``'s steps; returns the result and, in a distributed
     run, the last collective's tensor (see :func:`genzoo.training.train`)."""
     session = _set_up(procedure, model, dataset, config, out, resume)
-    _set_up_model(session)
-    if session.state is not None:
-        _restore(session, session.state)
-    session.budget = _budget(session)
-    if session.rank == 0:
-        write_train_config(
-            session.run, config, model, dataset, session.hardware, session.progress.step
-        )
-    with _run_lock(session):
-        images, seconds, window = _loop(session)
+    with _run_lock(session):  # before the checkpoint is read: a second trainer touches nothing
+        _read_checkpoint(session, resume)
+        _set_up_model(session)
+        if session.state is not None:
+            _restore(session, session.state)
+        session.budget = _budget(session)
+        # the log first: a damaged metrics.csv is refused before anything is written
+        resume_step = None if session.state is None else session.progress.step
+        metrics = MetricsWriter(out, resume_step=resume_step, enabled=session.rank == 0)
+        with contextlib.closing(metrics):
+            if session.rank == 0:
+                write_train_config(
+                    session.run, config, model, dataset, session.hardware, session.progress.step
+                )
+            images, seconds, window = _loop(session, metrics)
     last_collective = _tear_down(session)
+    if session.interrupted:
+        step, path = session.progress.step, session.run.checkpoint
+        raise TrainingInterrupted(
+            f"training interrupted after step {step}; {path} holds it — run the same command "
+            "with --resume (resume=True) to continue",
+            step,
+            path,
+        )
     return _result(session, images, seconds, window), last_collective
 
 
@@ -248,15 +287,6 @@ def _set_up(
             f"--batch-size {config.batch_size} is not divisible by the {fabric.world_size} "
             f"devices; pass a multiple of {fabric.world_size}"
         )
-    state: dict[str, Any] | None = None
-    if resume:
-        state = load_checkpoint(run.checkpoint)
-        check_resume(state, model, dataset, config, run.checkpoint)
-    elif run.checkpoint.exists():
-        raise TrainingError(
-            f"{out} already holds a training run ({run.CHECKPOINT}); pass resume=True "
-            "(--resume) to continue it, or choose a new --out directory"
-        )
     if fabric.global_rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     return Session(
@@ -269,9 +299,23 @@ def _set_up(
         run=run,
         fabric=fabric,
         hardware=hardware,
-        state=state,
+        state=None,
         wall_start=wall_start,
     )
+
+
+def _read_checkpoint(s: Session, resume: bool) -> None:
+    """The checkpoint to resume (checked against the model, data and recipe), or a refusal to
+    start over an existing run."""
+    run = s.run
+    if resume:
+        s.state = load_checkpoint(run.checkpoint)
+        check_resume(s.state, s.model, s.dataset, s.config, run.checkpoint)
+    elif run.checkpoint.exists():
+        raise TrainingError(
+            f"{run.path} already holds a training run ({run.CHECKPOINT}); pass resume=True "
+            "(--resume) to continue it, or choose a new --out directory"
+        )
 
 
 def _set_up_model(s: Session) -> None:
@@ -280,7 +324,10 @@ def _set_up_model(s: Session) -> None:
     seed_all(derive_seed(config.seed, STREAM_GLOBAL, s.rank))
     s.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     if s.state is not None:
-        model.load_state_dict(s.state["model"])
+        try:
+            model.load_state_dict(s.state["model"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise damaged_checkpoint(s.run.checkpoint, exc) from None
     set_memory_format(model, s.memory_format)
     model.train()
     s.ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
@@ -304,11 +351,19 @@ def _set_up_model(s: Session) -> None:
 
 def _restore(s: Session, state: dict[str, Any]) -> None:
     """Progress, optimiser states, EMA and RNG states of the checkpoint being resumed."""
+    try:
+        _restore_state(s, state)
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise damaged_checkpoint(s.run.checkpoint, exc) from None
+
+
+def _restore_state(s: Session, state: dict[str, Any]) -> None:
     config = s.config
     s.progress = Progress.from_checkpoint(state)
     saved = state["optimizer"] if isinstance(state["optimizer"], list) else [state["optimizer"]]
     for optimizer, optimizer_state in zip(s.optimizers, saved, strict=True):
         optimizer.load_state_dict(optimizer_state)
+        _check_optimizer_state(optimizer)
         for group in optimizer.param_groups:  # the current config wins (lr is set per step)
             group["weight_decay"] = config.weight_decay if group["name"] == "decay" else 0.0
             group["betas"] = (config.adam_beta1, config.adam_beta2)
@@ -323,6 +378,28 @@ def _restore(s: Session, state: dict[str, Any]) -> None:
         s.best = copy.deepcopy(s.averaged)
         s.best.load_state_dict(state["best"]["model"])
         s.best_eval = state["best"]["eval"]
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """``load_state_dict`` checks only the groups: refuse per-parameter states that the next
+    step would trip over (entries with other keys, moments of another shape)."""
+    keys: set[str] | None = None
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p)
+            if not state:
+                continue
+            keys = set(state) if keys is None else keys
+            if set(state) != keys:
+                raise ValueError(
+                    f"optimizer state entries differ: {sorted(state)} vs {sorted(keys)}"
+                )
+            for name, value in state.items():
+                if isinstance(value, Tensor) and value.dim() > 0 and value.shape != p.shape:
+                    raise ValueError(
+                        f"optimizer state {name!r} has shape {tuple(value.shape)}, its parameter "
+                        f"{tuple(p.shape)}"
+                    )
 
 
 def _budget(s: Session) -> Budget:
@@ -349,17 +426,38 @@ def _run_lock(s: Session) -> Iterator[None]:
     if s.rank != 0:
         yield
         return
-    with s.run.lock():
+    with hold_run(s.run):
         yield
 
 
+class _DeferredInterrupt:
+    """While active, SIGINT only sets :attr:`requested` (read between steps); a second SIGINT
+    raises :class:`KeyboardInterrupt` at once. Inactive outside the main thread."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
 # ---------------------------------------------------------------------------------------------
-def _loop(s: Session) -> tuple[int, float, _Window]:
-    """The steps until the budget is spent; returns images and seconds of this call."""
-    config, fabric, progress = s.config, s.fabric, s.progress
+def _loop(s: Session, metrics: MetricsWriter) -> tuple[int, float, _Window]:
+    """The steps until the budget is spent or Ctrl-C; returns images and seconds of this call."""
+    config, progress = s.config, s.progress
     budget: Budget = s.budget  # type: ignore[assignment]  # set by run_steps
-    resume_step = None if s.state is None else progress.step
-    metrics = MetricsWriter(s.run.path, resume_step=resume_step, enabled=s.rank == 0)
     bar = _progress_bar(config.progress and s.rank == 0, budget.max_steps, progress.step)
     count = config.validation or config.eval_images
     eval_split_ = eval_split(s.eval_source, s.model, count, s.rank, s.world)
@@ -368,41 +466,52 @@ def _loop(s: Session) -> tuple[int, float, _Window]:
     images_total, seconds_total = 0, 0.0
     keys: list[str] = []
     s.fmodel.train()  # evaluation switches the model to eval mode and back
-    try:
-        while budget.max_steps is None or progress.step < budget.max_steps:
-            time_up = (
-                budget.max_seconds is not None and progress.train_seconds >= budget.max_seconds
-            )
-            if time_up and s.world == 1:
-                break
-            if s.world > 1 and _any_rank(fabric, time_up):  # every rank stops at one step
-                break
-            t0 = time.perf_counter()
-            lr = budget.schedule(progress.step)
-            for optimizer in s.optimizers:
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-            ctx, keys_box = _step_context(s, keys)
-            values, grad_norm = s.procedure.step(ctx)
-            keys = keys_box[0]
-            if s.ema is not None:
-                s.ema.update(s.raw)
-            seconds = time.perf_counter() - t0
-            images = config.batch_size * s.model.batches_per_step
-            progress.advance(images, s.order.steps_per_epoch, seconds)  # type: ignore[union-attr]
-            seconds_total += seconds
-            images_total += images
-            window.add(values, keys, grad_norm, images, seconds)
-            bar.update(1)
-            _after_step(s, metrics, bar, window, lr, eval_split_)
-        if window.count:  # the steps since the last row, so the CSV ends at the final step
-            _log(s, metrics, bar, window, budget.schedule(progress.step - 1), None)
-        if s.last_ckpt != progress.step:
-            _save(s)
-    finally:
-        bar.close()
-        metrics.close()
+    with _DeferredInterrupt() as interrupt:
+        try:
+            while not _should_stop(s, interrupt):
+                t0 = time.perf_counter()
+                lr = budget.schedule(progress.step)
+                for optimizer in s.optimizers:
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+                ctx, keys_box = _step_context(s, keys)
+                values, grad_norm = s.procedure.step(ctx)
+                keys = keys_box[0]
+                if s.ema is not None:
+                    s.ema.update(s.raw)
+                seconds = time.perf_counter() - t0
+                images = config.batch_size * s.model.batches_per_step
+                progress.advance(images, s.order.steps_per_epoch, seconds)  # type: ignore[union-attr]
+                seconds_total += seconds
+                images_total += images
+                window.add(values, keys, grad_norm, images, seconds)
+                bar.update(1)
+                _after_step(s, metrics, bar, window, lr, eval_split_)
+            if window.count:  # the steps since the last row, so the CSV ends at the final step
+                _log(s, metrics, bar, window, budget.schedule(progress.step - 1), None)
+            if s.last_ckpt != progress.step:
+                _save(s)
+        finally:
+            bar.close()
+            metrics.close()
+    s.interrupted = s.interrupted or interrupt.requested  # Ctrl-C during the last save
     return images_total, seconds_total, window
+
+
+def _should_stop(s: Session, interrupt: _DeferredInterrupt) -> bool:
+    """Whether the run stops before the next step: budget spent, time up, or Ctrl-C (on any
+    rank, so that every rank stops at the same step)."""
+    budget: Budget = s.budget  # type: ignore[assignment]  # set by run_steps
+    done = budget.max_steps is not None and s.progress.step >= budget.max_steps
+    time_up = budget.max_seconds is not None and s.progress.train_seconds >= budget.max_seconds
+    flags = [done or time_up, interrupt.requested]  # a Ctrl-C at the last step still counts
+    if s.world > 1:  # one tiny collective
+        total = s.fabric.all_reduce(
+            torch.tensor([float(f) for f in flags], device=s.fabric.device), reduce_op="sum"
+        )
+        flags = [bool(v > 0) for v in total]
+    s.interrupted = flags[1]
+    return flags[0] or flags[1]
 
 
 def _step_context(s: Session, keys: list[str]) -> tuple[StepContext, list[list[str]]]:
@@ -550,10 +659,22 @@ def _save(s: Session) -> None:
             if s.best is None
             else {"eval": s.best_eval, "model": to_cpu(s.best.state_dict())},
         }
-        atomic_torch_save(checkpoint, s.run.checkpoint)
-        _export(s.averaged if s.best is None else s.best, s.run.path)
-        write_train_config(s.run, s.config, s.model, s.dataset, s.hardware, progress.step)
+        kept = s.last_ckpt
+        try:
+            atomic_torch_save(checkpoint, s.run.checkpoint)
+            kept = progress.step
+            _export(s.averaged if s.best is None else s.best, s.run.path)
+            write_train_config(s.run, s.config, s.model, s.dataset, s.hardware, progress.step)
+        except StorageError as exc:
+            raise StorageError(f"{exc} ({_kept(s.run.checkpoint, kept)})") from None
     s.last_ckpt = progress.step
+
+
+def _kept(path: Path, step: int | None) -> str:
+    """What a failed save left behind, for its message."""
+    if step is None:
+        return "no checkpoint had been written yet"
+    return f"{path} holds step {step}: --resume continues from there"
 
 
 def _tear_down(s: Session) -> Tensor | None:
@@ -602,12 +723,6 @@ def _result(s: Session, images: int, seconds: float, window: _Window) -> TrainRe
 
 
 # ---------------------------------------------------------------------------------------------
-def _any_rank(fabric: Any, flag: bool) -> bool:
-    """Whether ``flag`` is set on any rank (one tiny collective)."""
-    total = fabric.all_reduce(torch.tensor([float(flag)], device=fabric.device), reduce_op="sum")
-    return bool(total[0] > 0)
-
-
 def _param_groups(module: nn.Module, weight_decay: float, name: str) -> list[dict[str, Any]]:
     """Decay weight matrices and kernels (``dim >= 2``), not biases or gains."""
     decay = [p for p in module.parameters() if p.requires_grad and p.dim() >= 2]

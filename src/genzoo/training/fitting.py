@@ -37,6 +37,7 @@ from genzoo.data.dataset import Dataset
 from genzoo.errors import ConfigError, TrainingError
 from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.batches import STREAM_PERTURB, perturb, seeded_generator
+from genzoo.training.checkpoint import hold_run
 from genzoo.training.checks import check_data
 from genzoo.training.config import TrainConfig
 from genzoo.training.evaluate import eval_split, evaluate, split_validation
@@ -56,7 +57,7 @@ def fit_run(
     if resume:
         raise TrainingError(
             f"{model.name} is fitted by its own algorithm in one go; there is nothing to resume. "
-            "Rerun without --resume in a new --out directory"
+            "Rerun the command without --resume (a fit takes seconds to minutes)"
         )
     if config.devices != 1 or config.binarize != "static":
         raise ConfigError(
@@ -68,11 +69,16 @@ def fit_run(
         train_data, eval_source = split_validation(dataset, config.validation, config.seed)
     check_data(model, train_data, dataclasses.replace(config, batch_size=1))  # no batches here
     run = RunFolder(out)
-    if run.holds_run():
-        raise TrainingError(f"{out} already holds a training run; choose a new --out directory")
-    out.mkdir(parents=True, exist_ok=True)
-    with run.lock():
-        return _fit(model, dataset, train_data, eval_source, config, run, wall_start)
+    with hold_run(run):
+        if run.holds_run():
+            raise TrainingError(f"{out} already holds a training run; choose a new --out directory")
+        try:
+            return _fit(model, dataset, train_data, eval_source, config, run, wall_start)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                f"the fit of {model.name} was interrupted; a fit has no checkpoint to resume — "
+                "run the same command again (without --resume)"
+            ) from None
 
 
 def _fit(

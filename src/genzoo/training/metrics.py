@@ -16,6 +16,7 @@ from typing import Any
 
 from genzoo.core.atomic import atomic_write
 from genzoo.core.run import RunFolder
+from genzoo.errors import StorageError, TrainingError
 
 METRICS_NAME = RunFolder.METRICS_CSV
 TENSORBOARD_DIR = RunFolder.TENSORBOARD
@@ -53,11 +54,21 @@ class MetricsWriter:
         self._tb = SummaryWriter(log_dir=str(out_dir / TENSORBOARD_DIR), purge_step=purge)
 
     def _truncate_after(self, step: int) -> None:
-        with open(self.path, newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
-            rows = [row for row in reader if row.get("step") and int(row["step"]) <= step]
-        if not columns:
+        try:
+            with open(self.path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                columns = list(reader.fieldnames or [])
+                if columns and columns[: len(BASE_COLUMNS)] != list(BASE_COLUMNS):
+                    raise ValueError("its header is not that of genzoo's metrics")
+                rows = [row for row in reader if row.get("step") and int(row["step"]) <= step]
+        except (OSError, ValueError, csv.Error) as exc:  # UnicodeDecodeError is a ValueError
+            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise TrainingError(
+                f"{self.path} is damaged ({reason}); restore it, or move it aside to resume "
+                f"without the training curves up to step {step}"
+            ) from None
+        if not columns:  # an empty file: nothing to keep
+            self.path.unlink()
             return
         self._columns = columns
         lines: list[str] = []
@@ -70,21 +81,30 @@ class MetricsWriter:
         """Append one row (keys not among the columns are ignored) and log it to TensorBoard."""
         if not self.enabled:
             return
-        if self._writer is None:
-            if self._columns is None:
-                train = [k for k in row if k not in BASE_COLUMNS and not k.startswith("eval_")]
-                evals = [f"eval_{k}" for k in train if k != "grad_norm"]
-                extra = [k for k in row if k.startswith("eval_") and k not in evals]
-                self._columns = [*BASE_COLUMNS, *train, *evals, *extra]
-            new_file = not self.path.is_file()
-            self._handle = open(self.path, "a", newline="")  # closed in close()
-            self._writer = csv.DictWriter(
-                self._handle, fieldnames=self._columns, extrasaction="ignore", lineterminator="\n"
-            )
-            if new_file:
-                self._writer.writeheader()
-        self._writer.writerow({k: _format(v) for k, v in row.items()})
-        self._handle.flush()
+        if self._columns is None:
+            train = [k for k in row if k not in BASE_COLUMNS and not k.startswith("eval_")]
+            evals = [f"eval_{k}" for k in train if k != "grad_norm"]
+            extra = [k for k in row if k.startswith("eval_") and k not in evals]
+            self._columns = [*BASE_COLUMNS, *train, *evals, *extra]
+        try:
+            if self._writer is None:
+                new_file = not self.path.is_file()
+                self._handle = open(self.path, "a", newline="")  # closed in close()
+                self._writer = csv.DictWriter(
+                    self._handle,
+                    fieldnames=self._columns,
+                    extrasaction="ignore",
+                    lineterminator="\n",
+                )
+                if new_file:
+                    self._writer.writeheader()
+            self._writer.writerow({k: _format(v) for k, v in row.items()})
+            self._handle.flush()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot append to {self.path}: {exc.strerror or type(exc).__name__}; free some "
+                "space (or fix the folder's permissions) and resume"
+            ) from None
         if self._tb is not None:
             step = int(row["step"])
             for key, value in row.items():
