@@ -56,6 +56,7 @@ def test_interpolate_needs_a_latent_model(tmp_path, capsys):
     assert main(["interpolate", str(out), "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no latent space" in err and len(err.splitlines()) == 1
+    assert "genzoo eval, genzoo sample, genzoo complete" in err  # what does work on it
 
 
 @pytest.mark.parametrize("flags", [["--iwae-k", "0"], ["--iwae-images", "-1"]])

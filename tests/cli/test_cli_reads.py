@@ -110,7 +110,7 @@ def test_other_images_name_size_and_levels(
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]
         assert "takes 1x8x8 images with 17 levels" in err and "1x16x16 with 256" in err
-        assert err.endswith("pass --size 8 and --levels 17")
+        assert err.endswith("pass --size 8 --levels 17")
     assert digest(run) == before
     fixed = ["--data", data, "--size", "8", "--levels", "17", "--out", str(tmp_path / "c.png")]
     assert main(["complete", str(run), *fixed]) == 0
@@ -148,3 +148,35 @@ def test_the_commands_named_for_a_model_follow_its_capabilities() -> None:
     assert commands_for(model) == "genzoo eval, genzoo sample, genzoo complete"
     vae = genzoo.create_model("vae", shape=data.shape, levels=data.levels)
     assert "genzoo interpolate" in commands_for(vae) and "genzoo embed" in commands_for(vae)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["probe", "{run}", "--json", "{run}/metrics.json"],
+        ["cluster", "{run}", "--json", "{run}/metrics.json"],
+        ["embed", "{run}", "--out", "{run}/metrics.png"],  # its default --coords: metrics.csv
+        ["embed", "{run}", "--out", "map.png", "--coords", "{run}/metrics.csv"],
+    ],
+)
+def test_unsupervised_commands_never_replace_a_run_file(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    before = digest(run)
+    args = [a.replace("{run}", str(run)) for a in argv]
+    args = [str(tmp_path / a) if a == "map.png" else a for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "would replace the run's own" in err and len(err.splitlines()) == 1
+    assert digest(run) == before
+
+
+def test_eval_on_data_that_does_not_fit_names_the_flags_and_writes_nothing(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = digest(run)
+    # 8x8 digits at 4 levels: the run's model takes 17 levels
+    assert main(["eval", str(run), "--data", "digits", "--levels", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("pass --levels 17") and len(err.splitlines()) == 1
+    assert digest(run) == before and not (run / "evaluations").exists()

@@ -329,28 +329,6 @@ def refuse_run_file(
         )
 
 
-def check_fits(model: Any, dataset: Any, what: str = "the run's model") -> None:
-    """Refuse data whose images the model cannot take, naming the flags that make them fit."""
-    shape, levels = tuple(model.shape), model.levels
-    if tuple(dataset.shape) == shape and dataset.levels == levels:
-        return
-    fixes = []
-    if tuple(dataset.shape[1:]) != shape[1:]:
-        if shape[1] == shape[2]:
-            fixes.append(f"--size {shape[1]}")
-        else:
-            fixes.append(f"images of {shape[1]}x{shape[2]}")
-    if dataset.levels != levels:
-        fixes.append(f"--levels {levels}")
-    if dataset.shape[0] != shape[0]:
-        fixes.append(f"{shape[0]}-channel images")
-    shown = lambda s: "x".join(str(v) for v in s)  # noqa: E731
-    raise GenzooError(
-        f"{what} takes {shown(shape)} images with {levels} levels but {dataset.name} has "
-        f"{shown(dataset.shape)} with {dataset.levels}; pass {' and '.join(fixes)}"
-    )
-
-
 def commands_for(model: Any) -> str:
     """The genzoo commands that work on ``model``, from its declared capabilities."""
     caps = model.capabilities

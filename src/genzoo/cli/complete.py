@@ -9,7 +9,6 @@ from genzoo.apps import COMPLETION_MASKS
 from genzoo.cli.common import (
     add_data_arguments,
     add_seed_argument,
-    check_fits,
     commands_for,
     load_run_model,
     refuse_run_file,
@@ -17,6 +16,7 @@ from genzoo.cli.common import (
 )
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
+from genzoo.evaluation.likelihood import check_matches
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             f"capabilities: {model.capabilities.describe()})"
         )
     dataset, _ = run_data(RunFolder(args.run_dir), args)
-    check_fits(model, dataset)
+    check_matches(model, dataset, "the run's model")
     n = max(1, min(args.n, dataset.test.shape[0]))
     images = dataset.test[:n]
     y = None if model.num_classes is None else dataset.test_labels[:n]

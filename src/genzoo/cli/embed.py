@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genzoo.cli.common import refuse_run_file
 from genzoo.cli.probe import add_source_arguments, load_source
 from genzoo.errors import GenzooError
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     coords = Path(args.coords) if args.coords else out.with_suffix(".csv")
     if coords.suffix.lower() not in (".csv", ".npz"):
         raise GenzooError(f"--coords must end in .csv or .npz, got {coords}")
+    refuse_run_file(args.run_dir, out, "--out")
+    refuse_run_file(args.run_dir, coords, "--coords")
     model, dataset = load_source(args)
     embedding = embed(
         dataset,

@@ -30,6 +30,7 @@ from genzoo.cli.common import (
 )
 from genzoo.cli.printing import print_metrics
 from genzoo.core.run import RunFolder
+from genzoo.evaluation.likelihood import check_matches
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     run = RunFolder(args.run_dir)
     model = load_run_model(run.path)
     dataset, own = run_data(run, args)
+    check_matches(model, dataset, "the run's model")  # before any folder is made
     out = run if own else run.evaluation(evaluation_name(data_spec(args)))
     if not own:
         say(f"other data than the run's own: writing to {out.path}")

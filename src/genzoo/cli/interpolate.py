@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genzoo.cli.common import add_data_arguments, add_seed_argument, load_run_model, run_data
+from genzoo.cli.common import (
+    add_data_arguments,
+    add_seed_argument,
+    commands_for,
+    load_run_model,
+    run_data,
+)
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
 
@@ -39,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".png":
         raise GenzooError(f"--out must end in .png, got {args.out}")
     model = load_run_model(args.run_dir)
+    if model.capabilities.latent is None:
+        raise GenzooError(
+            f"{model.name} has no latent space to walk in; what works on it: {commands_for(model)}"
+        )
     if model.capabilities.latent == "generator":
         # no encoder (a GAN): walk between random latents instead of test images
         generator = torch.Generator().manual_seed(args.seed)

@@ -17,6 +17,7 @@ from genzoo.cli.common import (
     data_spec,
     load_data,
     load_run_model,
+    refuse_run_file,
     run_data,
 )
 from genzoo.core.run import RunFolder
@@ -62,7 +63,10 @@ def add_baseline_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_source(args: argparse.Namespace) -> tuple[Any, Any]:
-    """``(model or None, dataset)`` from ``DIR`` and/or ``--data``."""
+    """``(model or None, dataset)`` from ``DIR`` and/or ``--data``; refuses a ``--json`` that
+    would replace one of the run's own files before anything runs."""
+    if getattr(args, "json", None):
+        refuse_run_file(args.run_dir, args.json, "--json")
     if args.max_train is not None and args.max_train < 3:
         raise GenzooError(f"--max-train must be at least 3, got {args.max_train}")
     if args.run_dir is not None:

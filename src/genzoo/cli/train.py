@@ -11,7 +11,6 @@ from genzoo.cli.common import (
     add_data_arguments,
     add_eval_arguments,
     add_typed_arguments,
-    check_fits,
     data_spec,
     dataclass_params,
     eval_config,
@@ -24,6 +23,7 @@ from genzoo.cli.common import (
 from genzoo.cli.printing import print_metrics
 from genzoo.core.run import RunFolder
 from genzoo.errors import GenzooError
+from genzoo.evaluation.likelihood import check_matches
 from genzoo.models.registry import get_model_class
 from genzoo.training.checkpoint import hold_run
 
@@ -123,7 +123,7 @@ def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, s
         )
     dataset = load_data(spec, args.download)
     if args.resume:
-        check_fits(model, dataset, what=f"the run in {out}")
+        check_matches(model, dataset, f"the run in {out}")
     else:
         model = new_model(args, dataset, config.seed, hparams)
     say(f"data: {dataset.describe()}")  # after the model: a refusal stays one line

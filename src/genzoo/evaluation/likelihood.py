@@ -85,17 +85,24 @@ def summarize(nll: Tensor, num_dims: int) -> dict[str, Any]:
 
 def check_matches(model: GenerativeModel, dataset: Dataset, role: str = "the model") -> None:
     """Raise :class:`ConfigError` unless ``dataset``'s images fit ``model`` (shape and levels),
-    saying which ``--size`` / ``--levels`` would make them."""
-    if tuple(dataset.shape) == tuple(model.shape) and dataset.levels == model.levels:
+    naming the ``--size`` / ``--levels`` that would make them fit."""
+    shape, levels = tuple(model.shape), model.levels
+    if tuple(dataset.shape) == shape and dataset.levels == levels:
         return
-    channels, height, width = model.shape
-    hint = f"--levels {model.levels}"
-    if tuple(dataset.shape[1:]) != (height, width):
-        hint = (f"--size {height} " if height == width else f"--size {height}x{width} ") + hint
-    if dataset.shape[0] != channels:
-        hint = f"images with {channels} channel(s) (no flag converts channels)"
+    fixes = []
+    if tuple(dataset.shape[1:]) != shape[1:]:
+        square = shape[1] == shape[2]
+        fixes.append(f"--size {shape[1]}" if square else f"images of {shape[1]}x{shape[2]}")
+    if dataset.levels != levels:
+        fixes.append(f"--levels {levels}")
+    if dataset.shape[0] != shape[0]:
+        fixes = [f"{shape[0]}-channel images (no flag converts channels)"]
+
+    def shown(s: tuple[int, ...]) -> str:
+        return "x".join(str(v) for v in s)
+
     raise ConfigError(
-        f"{dataset.name!r} has images of shape {tuple(dataset.shape)} with {dataset.levels} "
-        f"levels but {role} ({model.name}) takes {tuple(model.shape)} with {model.levels}; "
-        f"load it to match: {hint}"
+        f"{role} ({model.name}) takes {shown(shape)} images with {levels} levels but "
+        f"{dataset.name} has {shown(tuple(dataset.shape))} with {dataset.levels}; pass "
+        f"{' '.join(fixes)}"
     )
