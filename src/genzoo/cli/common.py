@@ -166,15 +166,19 @@ def picked(args: argparse.Namespace, names: typing.Iterable[str]) -> dict[str, A
     return {n: getattr(args, n) for n in names if hasattr(args, n)}
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def add_data_arguments(
+    parser: argparse.ArgumentParser, *, required: bool, default: str | None = None
+) -> None:
     """``--data`` and how to load it; ``--task`` and its options (:mod:`genzoo.data.tasks`)."""
     from genzoo.data.tasks import TASKS, task_option_fields
 
+    shown = "" if default is None else f" (default: {default})"
     parser.add_argument(
         "--data",
         required=required,
         default=None,
-        help="dataset: digits, fashion-mnist, mnist, folder:PATH, npz:PATH (`genzoo datasets`)",
+        help="dataset: digits, fashion-mnist, mnist, photos, folder:PATH, npz:PATH "
+        f"(`genzoo datasets`){shown}",
     )
     parser.add_argument("--levels", type=int, default=None, help="re-quantise to this many levels")
     parser.add_argument("--size", type=int, default=None, help="resize images to SIZE x SIZE")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +28,9 @@ from genzoo.evaluation.likelihood import check_matches
 from genzoo.models.registry import get_model_class
 from genzoo.training.checkpoint import hold_run
 
+#: ``--data`` when none is given (the embedded dataset: no download)
+DEFAULT_DATA = "digits"
+
 #: evaluation options that follow the training recipe's (one seed, one batch size per run)
 SHARED_WITH_TRAINING = ("seed", "batch_size")
 
@@ -43,7 +47,7 @@ def register(sub: argparse._SubParsersAction, argv: Sequence[str]) -> None:
         "hyper-parameter flags.",
     )
     p.add_argument("model", help="model name (see `genzoo models`)")
-    add_data_arguments(p, required=True)
+    add_data_arguments(p, required=False, default=DEFAULT_DATA)
     p.add_argument("--out", default=None, help="run directory (default: runs/MODEL-DATA)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--conditional", action="store_true", help="class-conditional on the labels")
@@ -76,17 +80,16 @@ def model_name(argv: Sequence[str]) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from genzoo.training import TrainConfig
 
+    args.data = args.data or DEFAULT_DATA
+    cls = get_model_class(args.model)
     hparams = picked(args, getattr(args, "hparam_names", ()))
     flags = picked(args, dataclass_params(TrainConfig))
     flags.setdefault("progress", sys.stderr.isatty())  # a bar for people, none for logs
-    recommended = {
-        k: v for k, v in get_model_class(args.model).train_defaults.items() if k not in flags
-    }
-    if recommended:
-        shown = ", ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in recommended.items())
-        say(f"{args.model}'s recommended training settings (override with the flags): {shown}")
+    if not args.resume:  # a resumed run keeps its saved hyper-parameters
+        hparams = {**{k: v for k, v in cls.recommended.items() if k not in hparams}, **hparams}
     config = TrainConfig.recommended(args.model, **flags)
     config.validate()  # fail before any data is loaded or file written
+    args.train_flags = set(flags)
     evaluation = eval_config(args, exclude=args.eval_hidden, seed=config.seed)
     spec = data_spec(args)
     data_name = args.data.split(":")[-1].rstrip("/").split("/")[-1] or "data"
@@ -126,7 +129,9 @@ def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, s
         check_matches(model, dataset, f"the run in {out}")
     else:
         model = new_model(args, dataset, config.seed, hparams)
+    config = with_validation_default(config, args.train_flags, model, dataset)
     say(f"data: {dataset.describe()}")  # after the model: a refusal stays one line
+    say_recipe(args, config, hparams)
     features = None
     if is_first_process():  # the feature network now, so that a problem with it shows first
         no_density = not model.capabilities.has_density  # then sample quality is on by default
@@ -150,6 +155,48 @@ def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, s
     metrics = evaluate_run(model, dataset, out, evaluation, features=features, held_out=held)
     print_metrics(metrics)
     return 0
+
+
+def with_validation_default(config, given: set[str], model, dataset):
+    """The recipe with a validation split and keep-best when the budget is time or epochs and
+    the user did not choose: a time budget on small data over-fits, and the held-out part of
+    the training set (never the test set) picks the weights. A step budget, or an EM fit, is
+    left as given."""
+    kind, _ = config.budget()
+    if kind == "steps" or model.capabilities.training == "fit" or "validation" in given:
+        return config
+    n = int(dataset.train.shape[0])
+    count = min(max(n // 10, 200), 5000)
+    if count >= n // 2:
+        return config  # too little data to hold any out
+    changes = {"validation": count}
+    if "keep_best" not in given:
+        changes["keep_best"] = True
+    if "eval_every" not in given:
+        changes["eval_every"] = min(config.eval_every, 100)
+    return dataclasses.replace(config, **changes).validate()
+
+
+def say_recipe(args, config, hparams: dict) -> None:
+    """One line: the recommended settings applied because no flag chose them."""
+    from genzoo.training import TrainConfig
+
+    defaults = TrainConfig()
+    cls = get_model_class(args.model)
+    chosen = {k: getattr(config, k) for k in ("lr", "ema_decay", "adam_beta1", "adam_beta2",
+              "validation", "keep_best", "eval_every")}  # fmt: skip
+    applied = {
+        k: v for k, v in chosen.items() if k not in args.train_flags and v != getattr(defaults, k)
+    }
+    if not args.resume:
+        applied |= {k: hparams[k] for k in cls.recommended if k in hparams}
+    if applied:
+        shown = " ".join(
+            f"--{k.replace('_', '-')}" + ("" if v is True else f" {v:g}" if isinstance(v, float)
+                                          else f" {v}")
+            for k, v in applied.items()
+        )  # fmt: skip
+        say(f"{args.model}'s recommended recipe (override with the flags): {shown}")
 
 
 def describe_size(model) -> str:

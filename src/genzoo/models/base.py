@@ -137,6 +137,10 @@ class GenerativeModel(nn.Module):
     #: :class:`~genzoo.training.TrainConfig` values this model is best trained with (the
     #: CLI applies them unless a flag is given; ``TrainConfig.recommended(model)`` in Python).
     train_defaults: ClassVar[dict[str, Any]] = {}
+    #: recommended constructor arguments for training from scratch (e.g. dropout against
+    #: over-fitting small data): ``genzoo train`` applies them unless a flag is given and says
+    #: so; ``create_model`` keeps the constructor's own defaults.
+    recommended: ClassVar[dict[str, Any]] = {}
     #: the constructor's parameter table (merged with the parents'; :mod:`genzoo.core.params`).
     params: ClassVar[dict[str, Constraint]] = {
         "shape": _SHAPE,

@@ -36,14 +36,18 @@ Deviations from the paper:
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import categorical_log_prob
 from genzoo.errors import ConfigError, ModelError
-from genzoo.models.autoregressive.base import AutoregressiveModel, IncrementalSampler
+from genzoo.models.autoregressive.base import (
+    PIXEL_MODEL_RECIPE,
+    AutoregressiveModel,
+    IncrementalSampler,
+)
 from genzoo.models.autoregressive.gated_pixelcnn import GatedPixelCNN
 from genzoo.models.registry import register_model
 
@@ -111,6 +115,8 @@ class PixelRecursiveSR(AutoregressiveModel):
         cond_blocks: its residual blocks at each of the two resolutions.
         aux_weight: weight of the conditioning logits' own cross-entropy in the loss (0: off).
     """
+
+    train_defaults: ClassVar[dict[str, Any]] = PIXEL_MODEL_RECIPE
 
     paper = "Dahl, Norouzi & Shlens 2017, Pixel Recursive Super Resolution"
     image_conditional = True

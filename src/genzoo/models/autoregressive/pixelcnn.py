@@ -17,13 +17,13 @@ channel.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from genzoo.core.params import Check, Constraint, Int
-from genzoo.models.autoregressive.base import AutoregressiveModel
+from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
 from genzoo.nn.incremental import (
@@ -63,6 +63,8 @@ class PixelCNN(AutoregressiveModel):
         num_blocks: residual blocks after the input convolution.
         head_channels: features of the two ``1 x 1`` output layers.
     """
+
+    train_defaults: ClassVar[dict[str, Any]] = PIXEL_MODEL_RECIPE
 
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Check(Int(min=2).accepts, "an integer >= 2 (the residual blocks halve it)"),

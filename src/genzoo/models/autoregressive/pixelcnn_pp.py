@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +57,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import logistic_mixture_channels
 from genzoo.distributions import logistic_mixture_logits as mixture_logits
-from genzoo.models.autoregressive.base import LogisticMixtureModel
+from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, LogisticMixtureModel
 from genzoo.models.registry import register_model
 from genzoo.nn.gated_resnet import (
     GatedResidual,
@@ -102,6 +102,8 @@ class PixelCNNpp(LogisticMixtureModel):
         resolutions: number of resolutions (each halves height and width).
         dropout: dropout probability inside the residual blocks (training only).
     """
+
+    train_defaults: ClassVar[dict[str, Any]] = PIXEL_MODEL_RECIPE
 
     params: ClassVar[dict[str, Constraint]] = {
         "filters": Int(min=1),

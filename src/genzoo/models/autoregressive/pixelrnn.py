@@ -11,13 +11,13 @@ recurrent state and computes, per sub-pixel, only the pixel being generated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Int
-from genzoo.models.autoregressive.base import AutoregressiveModel
+from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, AutoregressiveModel
 from genzoo.nn import CategoricalHead, MaskedConv2d
 from genzoo.nn.incremental import conv_weights, linear_weights
 
@@ -28,6 +28,8 @@ class PixelRNN(AutoregressiveModel):
     ``layer(channels, hidden, colors)`` builds one residual layer (``[B, 2h, H, W]`` to the same
     shape) with a ``stepper(n, width)`` method for cached sampling.
     """
+
+    train_defaults: ClassVar[dict[str, Any]] = PIXEL_MODEL_RECIPE
 
     #: columns computed past the right edge of the image (their outputs are dropped), so that a
     #: right-to-left direction starts where the input convolution's output holds the last pixel.

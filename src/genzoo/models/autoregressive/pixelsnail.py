@@ -28,7 +28,7 @@ Deviations from the paper:
 from __future__ import annotations
 
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import logistic_mixture_channels
 from genzoo.errors import ConfigError
-from genzoo.models.autoregressive.base import LogisticMixtureModel
+from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, LogisticMixtureModel
 from genzoo.models.registry import register_model
 from genzoo.nn.attention import CausalSelfAttention
 from genzoo.nn.gated_resnet import GatedResidual, InputUL, ShiftedConv, nin, shift
@@ -94,6 +94,8 @@ class PixelSNAIL(LogisticMixtureModel):
         num_mixtures: components of the discretized logistic mixture per pixel.
         dropout: dropout probability inside the residual blocks (training only).
     """
+
+    train_defaults: ClassVar[dict[str, Any]] = PIXEL_MODEL_RECIPE
 
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Int(min=1),
