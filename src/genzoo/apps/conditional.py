@@ -359,6 +359,8 @@ def _run_tool(
     names = [
         Path(s).stem if not isinstance(s, np.ndarray) else f"image{i}" for i, s in enumerate(images)
     ]
+    if len(set(names)) < len(names):  # a.png and a.jpg, or dir1/a.png and dir2/a.png
+        names = [f"{i}-{n}" for i, n in enumerate(names)]
     prepared = [prepare_condition(s, model, name=n) for s, n in zip(images, names)]
     c = torch.cat([p.c for p in prepared])
     model.eval()

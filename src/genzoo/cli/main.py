@@ -37,6 +37,10 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     from genzoo.cli import series  # time-series models
 
     series.register(sub)
+    from genzoo.cli import colorize, upscale  # image-conditional tools
+
+    for module in (upscale, colorize):
+        module.register(sub)
     train.register(sub, argv)
     return parser
 
