@@ -39,7 +39,7 @@ from torch import Tensor
 
 from genzoo.core.atomic import atomic_save
 from genzoo.data.dataset import requantize
-from genzoo.data.tasks import luminance
+from genzoo.data.tasks import box_downsample, luminance
 from genzoo.errors import ConfigError, DatasetError
 from genzoo.models.base import GenerativeModel
 
@@ -247,8 +247,10 @@ def read_image(source: ImageInput) -> tuple[np.ndarray, str]:
 
 
 def fit_size(array: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, str]:
-    """Centre-crop ``uint8 [H, W, C]`` to the aspect ratio of ``size = (h, w)``, then shrink it
-    to ``size`` by area averaging. Raises :class:`ConfigError` when it is smaller than ``size``."""
+    """Centre-crop ``uint8 [H, W, C]`` to the largest ``k h x k w`` window (``k`` an integer),
+    then shrink it by ``k`` with exact block means rounded half up
+    (:func:`~genzoo.data.tasks.box_downsample`, as the super-resolution task does).
+    Raises :class:`ConfigError` when it is smaller than ``size``."""
     h, w = size
     height, width = array.shape[:2]
     if height < h or width < w:
@@ -263,13 +265,10 @@ def fit_size(array: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, str]
         top, left = (height - ch) // 2, (width - cw) // 2
         array = array[top : top + ch, left : left + cw]
         steps.append(f"centre-cropped to {ch}×{cw}")
-    if keep > 1:
-        planes = [
-            np.asarray(Image.fromarray(array[..., i]).resize((w, h), Image.Resampling.BOX))
-            for i in range(array.shape[2])
-        ]
-        array = np.stack(planes, axis=-1)
-        steps.append(f"shrunk {keep}× to {h}×{w} (area averaging)")
+    if keep > 1:  # exact block means, rounded half up: how the task made its conditions
+        chw = torch.from_numpy(np.moveaxis(array, -1, 0)[None].astype(np.int64))
+        array = np.moveaxis(box_downsample(chw, keep)[0].numpy(), 0, -1).astype(np.uint8)
+        steps.append(f"shrunk {keep}× to {h}×{w} (block means)")
     return array, ", ".join(steps)
 
 
