@@ -13,6 +13,10 @@ deterministic baseline's single answer the same way:
   clipped to the levels);
 * :class:`GrayCopy` — colorization without learning: ``R = G = B = Y``.
 
+``genzoo eval`` scores every image-conditional run by its samples (:class:`ModelSampler`): for
+the L2 regression model these are its mean plus Gaussian noise, so its *one answer* is scored
+with :class:`RegressionAnswer` where the caller knows it has one (the benchmarks).
+
 Nearest upsampling and the gray copy are *consistent* by construction: box-downsampling a
 nearest upsampling gives back ``c`` exactly, and the BT.601 luminance of ``(Y, Y, Y)`` is ``Y``
 (the weights sum to 1000/1000). Bicubic upsampling is not.
