@@ -57,6 +57,7 @@ def test_patches_are_the_windows_their_origins_name():
     crops, origins = photo_patches(PHOTOS_TEST, 7, crop=8, downscale=8, seed=3, split=1)
     photos = [downscale_photo(read_photo(n), 8) for n in PHOTOS_TEST]
     assert np.bincount(origins[:, 0]).tolist() == [4, 3]  # the remainder to the first photo
+    assert not np.array_equal(origins[:, 0], np.sort(origins[:, 0]))  # shuffled
     for patch, (i, top, left) in zip(crops, origins):
         window = photos[i][top : top + 8, left : left + 8]
         assert np.array_equal(np.moveaxis(patch, 0, -1), window)

@@ -19,7 +19,9 @@ Each photograph is first shrunk by ``downscale`` with PIL's area averaging (``BO
 patch shows a part of a scene rather than a few square millimetres of it, then ``n // photos``
 patches of ``crop × crop`` (the remainder going to the first photographs) are cut at uniformly
 random positions drawn from ``numpy.random.default_rng([seed, split])`` — one stream per split,
-so the test patches do not change when ``n_train`` does. Deterministic: the same arguments give
+so the test patches do not change when ``n_train`` does — and shuffled, so that the first
+patches of a split (what an evaluation of the first N test images sees) come from all its
+photographs. Deterministic: the same arguments give
 the same bytes. 256 levels, 3 channels, no labels.
 
 ``load_dataset("photos", size=16)`` resizes the patches further (area averaging), like any
@@ -130,7 +132,10 @@ def photo_patches(
             f"photos: {', '.join(small)} is smaller than crop={crop} after downscale="
             f"{downscale}; pass a smaller crop or downscale"
         )
-    return random_crops(photos, count, crop, np.random.default_rng([seed, split]))
+    rng = np.random.default_rng([seed, split])
+    crops, origins = random_crops(photos, count, crop, rng)
+    order = rng.permutation(count)  # photographs mixed: the first N patches show all of them
+    return crops[order], origins[order]
 
 
 def load_photos_splits(
