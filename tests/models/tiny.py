@@ -42,6 +42,7 @@ TINY: dict[str, dict[str, Any]] = {
         "cond_channels": 4,
         "cond_blocks": 2,
     },
+    "l2_regression": {"cond_channels": 5, "cond_blocks": 1},
     "pixelsnail": {"channels": 6, "key_channels": 4, "num_heads": 2, "num_resnets": 1},
     "gan": {"latent_dim": 3, "hidden": 8, "layers": 1},
     "dcgan": {"latent_dim": 3, "channels": 4},

@@ -59,6 +59,11 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
 
     ood.register(sub)
     classify.register(sub)
+
+    from genzoo.cli import colorize, upscale  # image-conditional tools
+
+    for module in (upscale, colorize):
+        module.register(sub)
     train.register(sub, argv)
     for command in sub.choices.values():  # one switch for every command's progress bars
         if "--progress" not in command._option_string_actions:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from genzoo.core.metrics import RunMetrics, SampleQuality
+from genzoo.core.metrics import ConditionalScores, RunMetrics, SampleQuality
 
 
 def print_metrics(metrics: RunMetrics) -> None:
@@ -33,6 +33,7 @@ def print_metrics(metrics: RunMetrics) -> None:
             f"on {metrics.num_test_images} images"
         )
     print_estimates(metrics)
+    print_conditional(metrics)
     for path in metrics.files().values():
         print(f"wrote {path}")
 
@@ -97,3 +98,39 @@ def _print_quality(quality: SampleQuality) -> None:
             else f" (floor {quality.floor_label_agreement:.3f})"
         )
         print(f"  samples classified as their requested class: {quality.label_agreement:.3f}{tail}")
+
+
+def print_conditional(metrics: RunMetrics) -> None:
+    """The scores of an image-conditional model's answers, with the task's baselines below."""
+    if metrics.conditional is None:
+        return
+    first = metrics.conditional
+    print(
+        f"answers to {first.num_images} test conditions, {first.samples} per condition "
+        f"(PSNR in dB of the MSE over images; SSIM window {first.ssim_window}x{first.ssim_window}; "
+        "consistency: the task's condition of an answer equals the given one)"
+    )
+    for scores in [first, *(metrics.conditional_baselines or [])]:
+        print("  " + conditional_line(scores))
+
+
+def conditional_line(s: ConditionalScores) -> str:
+    """One line of a method's conditional scores."""
+    spread = (
+        "deterministic"
+        if s.deterministic
+        else f"mean of {s.samples}: {s.psnr_mean:.2f}/{s.ssim_mean:.3f}, mode "
+        f"{s.psnr_mode:.2f}/{s.ssim_mode:.3f}, diversity {s.diversity_std:.3f} levels"
+    )
+    text = (
+        f"{s.method:<14} PSNR/SSIM one answer {s.psnr_sample:.2f}/{s.ssim_sample:.3f} ({spread}); "
+        f"consistent {s.consistency_exact:.3f} (pixels {s.consistency_pixels:.3f}, error "
+        f"{s.consistency_mae:.3f})"
+    )
+    if s.classifier_accuracy is not None:
+        text += (
+            f"; class kept {s.classifier_accuracy:.3f} (truth {s.classifier_accuracy_truth:.3f})"
+        )
+    if s.fid is not None:
+        text += f"; FID {s.fid:.2f}, precision {s.precision:.3f}, recall {s.recall:.3f}"
+    return text

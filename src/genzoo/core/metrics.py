@@ -154,6 +154,40 @@ class AISEstimate:
 
 
 @dataclass
+class ConditionalScores:
+    """One method's answers to a task's test conditions (:mod:`genzoo.evaluation.conditional`):
+    PSNR (dB) / SSIM of one answer, of the per-pixel mean and mode of ``samples`` answers;
+    consistency of the answers' conditions with the given ones; diversity (per-pixel std in
+    levels); on labelled data, the classifier's accuracy on answers and on the truth, and
+    FID / precision / recall of the answers against the truth on its features."""
+
+    method: str
+    num_images: int
+    samples: int
+    deterministic: bool
+    psnr_sample: float
+    ssim_sample: float
+    psnr_mean: float
+    ssim_mean: float
+    psnr_mode: float
+    ssim_mode: float
+    ssim_window: int
+    consistency_exact: float
+    consistency_pixels: float
+    consistency_mae: float
+    diversity_std: float
+    task: dict[str, Any] | None = None
+    seed: int = 0
+    seconds: float = 0.0
+    feature_network: str | None = None
+    classifier_accuracy: float | None = None
+    classifier_accuracy_truth: float | None = None
+    fid: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+
+
+@dataclass
 class RunMetrics:
     """Everything the final evaluation of a run recorded (``metrics.json``)."""
 
@@ -176,6 +210,8 @@ class RunMetrics:
     completion_png: str | None = None
     reconstruction_png: str | None = None
     task: dict[str, Any] | None = None
+    conditional: ConditionalScores | None = None
+    conditional_baselines: list[ConditionalScores] | None = None
     schema_version: int = SCHEMA_VERSION
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -187,6 +223,8 @@ class RunMetrics:
             return f"{self.test.bits_per_dim:.4f} bits/dim{kind}"
         if self.sample_quality is not None:
             return f"FID {self.sample_quality.samples.fid:.2f}"
+        if self.conditional is not None:
+            return f"PSNR {self.conditional.psnr_sample:.2f} dB (one sample)"
         return "no test metric"
 
     def files(self) -> dict[str, str]:
@@ -218,6 +256,8 @@ def to_dict(obj: Any) -> dict[str, Any]:
             continue
         if value is None:
             continue
+        if isinstance(value, list):
+            value = [to_dict(v) if dataclasses.is_dataclass(v) else v for v in value]
         out[f.name] = to_dict(value) if dataclasses.is_dataclass(value) else value
     return out
 
@@ -251,6 +291,10 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         return _convert(inner[0], value, where) if len(inner) == 1 else value
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
+    if origin is list and isinstance(value, list):
+        (item,) = typing.get_args(hint) or (Any,)
+        if dataclasses.is_dataclass(item):
+            return [from_dict(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return value

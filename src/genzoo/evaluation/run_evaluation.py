@@ -11,10 +11,12 @@ import torch
 from torch import Tensor
 
 from genzoo.apps import completion_mask, completion_rows, save_grid
+from genzoo.apps.conditional import ModelSampler, baselines, show_conditions
 from genzoo.core.metrics import RunMetrics
 from genzoo.core.run import RunFolder
 from genzoo.data import Dataset, Split
 from genzoo.evaluation.bounds import evaluate_bound
+from genzoo.evaluation.conditional import evaluate_conditional
 from genzoo.evaluation.config import EvalConfig
 from genzoo.evaluation.continuous import ais_decoder, evaluate_ais, evaluate_parzen
 from genzoo.evaluation.features import load_features
@@ -58,7 +60,10 @@ def evaluate_run(
     * a class-conditional generative classifier: ``test_accuracy`` by Bayes' rule;
     * an image-conditional model: the likelihood of each test image given its condition, and
       ``samples.png`` shows rows of conditions, samples given them, and the truth (no
-      completion grid, no sample quality).
+      completion grid, no sample quality); ``conditional`` scores the samples against the
+      truth (:func:`~genzoo.evaluation.conditional.evaluate_conditional`: PSNR/SSIM,
+      consistency, diversity, class accuracy) and ``conditional_baselines`` the task's
+      baselines (nearest/bicubic, gray) the same way.
 
     Sample quality (FID, KID, precision/recall, density/coverage and the real-vs-real floor)
     runs when :meth:`EvalConfig.quality_enabled` says so, on ``features`` (a loaded feature
@@ -100,6 +105,15 @@ def evaluate_run(
         metrics["test_accuracy"] = float((predicted == dataset.test_labels).double().mean())
     generator = torch.Generator().manual_seed(config.seed)
     metrics.update(_figures(model, dataset, run, generator, config))
+    if caps.image_conditional:  # answers to the test conditions, beside the task's baselines
+        if features is None and dataset.num_classes is not None:
+            features = load_features(config.feature_network, dataset, **config.feature_options())
+        options = {**config.conditional_options(), "features": features}
+        metrics["conditional"] = evaluate_conditional(ModelSampler(model), dataset, **options)
+        metrics["conditional_baselines"] = [
+            evaluate_conditional(method, dataset, **options)
+            for method in baselines(dataset.task, dataset.levels)
+        ]
     if quality:
         metrics["sample_quality"] = evaluate_sample_quality(
             model, dataset, features=features, **config.quality_options()
@@ -229,13 +243,7 @@ def conditional_rows(
 
 def show_condition(c: Tensor, levels: int, dataset: Dataset) -> Tensor:
     """Conditions as images of the target's shape and levels, for figures."""
-    channels, height, width = dataset.shape
-    scaled = torch.round(c.double() * (dataset.levels - 1) / max(levels - 1, 1)).long()
-    if scaled.shape[-2:] != (height, width):
-        scaled = torch.nn.functional.interpolate(scaled.double(), size=(height, width)).long()
-    if scaled.shape[1] != channels:
-        scaled = scaled.expand(-1, channels, -1, -1)
-    return scaled
+    return show_conditions(c, levels, tuple(dataset.shape), dataset.levels)
 
 
 def reconstruction_rows(

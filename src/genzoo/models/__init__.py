@@ -25,6 +25,7 @@ from genzoo.models.registry import (
     load_model,
     register_model,
 )
+from genzoo.models.regression import l2_regression  # noqa: F401
 from genzoo.models.vae import (  # noqa: F401
     cvae,
     iwae,
