@@ -18,8 +18,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	@if [ -e $(OUT) ]; then rm -rf $(OUT).previous && mv $(OUT) $(OUT).previous && \
 	  echo "kept the last demo run in $(OUT).previous"; fi
-	$(BIN)/genzoo train gated_pixelcnn --data digits --minutes 3 --dropout 0.5 --lr 3e-3 \
-	  --ema-decay 0.995 --validation 200 --keep-best --eval-every 100 --seed 0 --out $(OUT)
+	$(BIN)/genzoo train gated_pixelcnn --data digits --steps 1200 --validation 200 --keep-best \
+	  --eval-every 100 --seed 0 --out $(OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

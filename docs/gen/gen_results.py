@@ -718,6 +718,46 @@ def generative_vs_discriminative(data: str = "digits") -> str:
     return measured_line([name]) + f"\n{head}\n\n{body}"
 
 
+def conditional(name: str) -> str:
+    """``benchmarks/superres.py`` / ``colorization.py``: every method on the same test images."""
+    d = load(name)
+    labelled = any("classifier_accuracy" in r for r in d["results"])
+    headers = ["method", "kind", "bits/dim", "PSNR one / mean of 8", "SSIM one", "consistent",
+               "diversity"] + (["class kept", "FID"] if labelled else [])  # fmt: skip
+    rows = []
+    for r in d["results"]:
+        psnr = f(r["psnr_sample"], 2)
+        if not r.get("deterministic"):
+            psnr += f" / {f(r['psnr_mean'], 2)}"
+        row = [r["method"], r["kind"], f(r.get("bits_per_dim")) if r.get("bits_per_dim") else "–",
+               psnr, f(r["ssim_sample"], 3), f(r["consistency_pixels"], 3),
+               f(r["diversity_std"], 2)]  # fmt: skip
+        if labelled:
+            row += [f(r.get("classifier_accuracy"), 3), f(r.get("fid"), 1)]
+        rows.append(row)
+    head = (
+        f"{d['data']}. {d['steps']} training steps per model at batch {d['batch_size']}, "
+        f"{d['threads']} thread; {d['images']} test images, 8 answers each. PSNR/SSIM by "
+        "scikit-image; consistent = fraction of condition pixels a sample gives back; diversity "
+        "= per-pixel standard deviation across the 8 answers, in levels."
+    )
+    return measured_line([name]) + f"\n{head}\n\n{table(headers, rows)}"
+
+
+def memory() -> str:
+    """``benchmarks/memory.py``: the peak RSS of ``genzoo sample --n N`` against N."""
+    name = "memory.json"
+    d = load(name)
+    rows = [(f"{r['n']:,}", f(r["peak_rss_mib"], 0), f(r["x_int64_mib"], 0), f(r["seconds"], 1))
+            for r in d["rows"]]  # fmt: skip
+    head = (
+        f"`genzoo sample RUN --n N --out x.npz` on {d['model']}, {d['threads']} thread; importing "
+        f"genzoo alone takes {d['baseline_rss_mib']:.0f} MiB."
+    )
+    body = table(["--n", "peak RSS (MiB)", "the samples as int64 (MiB)", "seconds"], rows)
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
 def _per_data(fn: Callable[[str], str], prefix: str, data: Sequence[str] = DATASETS) -> dict:
     return {f"{prefix}-{d}": functools.partial(fn, d) for d in data}
 
@@ -740,6 +780,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "throughput_pixelcnn": functools.partial(throughput, "throughput_pixelcnn.json"),
     "ema-batch-norm": ema_batch_norm,
     "ood-digits": ood,
+    "superres-digits": functools.partial(conditional, "superres-digits.json"),
+    "colorization-photos": functools.partial(conditional, "colorization-photos.json"),
+    "memory": memory,
     "gvd-digits": generative_vs_discriminative,
     "readme": readme,
 }
