@@ -744,6 +744,22 @@ def conditional(name: str) -> str:
     return measured_line([name]) + f"\n{head}\n\n{table(headers, rows)}"
 
 
+def conditional_sampling() -> str:
+    """``benchmarks/conditional_sampling.py``: cached against naive sampling given ``c``."""
+    name = "conditional-sampling.json"
+    d = load(name)
+    rows = [
+        (r["model"], "×".join(map(str, r["condition"])) + " → " + "×".join(map(str, r["target"])),
+         r["batch"], f(r["cached_images_per_s"], 2), f(r["naive_images_per_s"], 3),
+         f"**{r['speedup']:.0f}×**")
+        for r in d["results"]
+    ]  # fmt: skip
+    head = f"`{d['meta']['command']}` ({d['meta']['threads']} thread, torch {d['meta']['torch']})."
+    body = table(["model", "condition → target", "batch", "cached img/s", "naive img/s",
+                  "speed-up"], rows)  # fmt: skip
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
 def memory() -> str:
     """``benchmarks/memory.py``: the peak RSS of ``genzoo sample --n N`` against N."""
     name = "memory.json"
@@ -783,6 +799,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "superres-digits": functools.partial(conditional, "superres-digits.json"),
     "colorization-photos": functools.partial(conditional, "colorization-photos.json"),
     "memory": memory,
+    "conditional-sampling": conditional_sampling,
     "gvd-digits": generative_vs_discriminative,
     "readme": readme,
 }

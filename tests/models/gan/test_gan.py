@@ -4,6 +4,7 @@ quantisation, latent walks and completion, and adversarial training on a toy 2-D
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -291,7 +292,10 @@ def test_recommended_settings_and_gan_specific_config_errors(tmp_path):
     config = TrainConfig.recommended("wgan_gp", steps=3)
     assert (config.lr, config.adam_beta1, config.adam_beta2, config.steps) == (1e-4, 0, 0.9, 3)
     assert TrainConfig.recommended("dcgan", lr=1e-3).lr == 1e-3  # overrides win
-    assert TrainConfig.recommended("pixelcnn") == TrainConfig()
+    assert TrainConfig.recommended("pixel_independent") == TrainConfig()  # no recipe: defaults
+    pixel = TrainConfig.recommended("pixelcnn")  # the pixel models' recipe (lr, EMA) only
+    assert (pixel.lr, pixel.ema_decay) == (3e-3, 0.995)
+    assert dataclasses.replace(pixel, lr=1e-3, ema_decay=0.999) == TrainConfig()
     data = genzoo.load_dataset("digits")
     model = genzoo.create_model("gan", shape=data.shape, levels=data.levels, hidden=8)
     bad = TrainConfig(steps=2, validation=100, keep_best=True, eval_every=1)
