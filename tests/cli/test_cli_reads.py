@@ -180,3 +180,22 @@ def test_eval_on_data_that_does_not_fit_names_the_flags_and_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert err.endswith("pass --levels 17") and len(err.splitlines()) == 1
     assert digest(run) == before and not (run / "evaluations").exists()
+
+
+def test_eval_refuses_a_run_another_process_is_writing(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json as _json
+    import socket
+
+    before = digest(run)
+    # the lock file of a live trainer (this test's parent process stands in for it)
+    import os
+
+    owner = {"pid": os.getppid(), "host": socket.gethostname()}
+    (run / ".lock").write_text(_json.dumps(owner))
+    assert main(["eval", str(run), "--no-sample-quality"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"process {owner['pid']}" in err and len(err.splitlines()) == 1
+    (run / ".lock").unlink()
+    assert digest(run) == before

@@ -31,6 +31,7 @@ from genzoo.cli.common import (
 from genzoo.cli.printing import print_metrics
 from genzoo.core.run import RunFolder
 from genzoo.evaluation.likelihood import check_matches
+from genzoo.training.checkpoint import hold_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     features = load_quality_network(config, True, dataset, say)
     config.sample_quality = features is not None
     held = held_out_split(run, dataset) if own and (config.parzen or config.ais) else None
-    metrics = evaluate_run(model, dataset, out.path, config, features=features, held_out=held)
+    with hold_run(run):  # a trainer still writing this run, or another eval, is refused
+        metrics = evaluate_run(model, dataset, out.path, config, features=features, held_out=held)
     if not own:
         out.write_data_spec(data_spec(args))
     print_metrics(metrics)
