@@ -664,7 +664,15 @@ def readme() -> str:
         f"Inception FIDs; the floor of real training images is FID {f(q['floor']['fid'], 2)}, "
         f"precision {f(q['floor']['precision'], 3)}).\n"
     )
-    return measured_line(files) + "\n" + note + "\n" + body
+    tasks = (
+        "\n\n**Super-resolution and colorization**: every method at the same step budget on the "
+        "same test images (the lecture's generative-vs-regression point; what the numbers say is "
+        "on the [task page](docs/guide/conditional-tasks.md)).\n\n"
+        + conditional("superres-digits.json")
+        + "\n\n"
+        + conditional("colorization-photos.json")
+    )
+    return measured_line(files) + "\n" + note + "\n" + body + tasks
 
 
 def ood(data: str = "digits") -> str:
@@ -729,7 +737,8 @@ def conditional(name: str) -> str:
         psnr = f(r["psnr_sample"], 2)
         if not r.get("deterministic"):
             psnr += f" / {f(r['psnr_mean'], 2)}"
-        row = [r["method"], r["kind"], f(r.get("bits_per_dim")) if r.get("bits_per_dim") else "–",
+        bpd = r.get("test_bits_per_dim")
+        row = [r["method"], r["kind"], "–" if bpd is None else f(bpd),
                psnr, f(r["ssim_sample"], 3), f(r["consistency_pixels"], 3),
                f(r["diversity_std"], 2)]  # fmt: skip
         if labelled:
