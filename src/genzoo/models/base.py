@@ -336,6 +336,23 @@ class GenerativeModel(nn.Module):
                 f"c values must lie in [0, {levels}), got [{int(c.min())}, {int(c.max())}]"
             )
 
+    def condition_factor(self) -> tuple[int, int]:
+        """``(H / H_c, W / W_c)``: how much larger the target is than the image condition.
+
+        Raises:
+            ConfigError: the condition's sides do not divide the target's (super-resolution is
+                by an integer factor; colorization's condition has the target's size).
+        """
+        _, height, width = self.shape
+        _, cond_height, cond_width = self.condition_shape or self.shape
+        if height % cond_height or width % cond_width:
+            raise ConfigError(
+                f"{self.name}: the condition's size {cond_height}x{cond_width} must divide the "
+                f"target's {height}x{width} (super-resolution by an integer factor, or the same "
+                "size for colorization); pick a --scale that divides the image sides"
+            )
+        return height // cond_height, width // cond_width
+
     def scale_condition(self, c: Tensor) -> Tensor:
         """Map the condition's integer levels ``[0, condition_levels)`` to floats in ``[-1, 1]``."""
         return c.to(self.dtype) * (2.0 / (int(self.condition_levels or 2) - 1)) - 1.0

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import categorical_log_prob
-from genzoo.errors import ConfigError, ModelError
+from genzoo.errors import ModelError
 from genzoo.models.autoregressive.base import (
     PIXEL_MODEL_RECIPE,
     AutoregressiveModel,
@@ -157,15 +157,9 @@ class PixelRecursiveSR(AutoregressiveModel):
             condition_shape=condition_shape,
             condition_levels=condition_levels,
         )
-        colors, height, width = self.shape
-        cond_colors, cond_height, cond_width = self.condition_shape  # type: ignore[misc]
-        if height % cond_height or width % cond_width:
-            raise ConfigError(
-                f"{self.name}: the condition's size {cond_height}x{cond_width} must divide the "
-                f"target's {height}x{width} (super-resolution by an integer factor, or the same "
-                "size for colorization); pick a --scale that divides the image sides"
-            )
-        self.factor = (height // cond_height, width // cond_width)
+        colors = self.shape[0]
+        cond_colors = self.condition_shape[0]  # type: ignore[index]
+        self.factor = self.condition_factor()
         self.aux_weight = float(aux_weight)
         self.conditioning = ConditioningNetwork(
             cond_colors, cond_channels, cond_blocks, self.factor, self.levels, colors

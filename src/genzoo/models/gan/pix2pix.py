@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Float, Int, Optional
-from genzoo.errors import ConfigError, ModelError
+from genzoo.errors import ModelError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.gan.base import AdversarialModel, generator_objective, leaky_relu
 from genzoo.models.registry import register_model
@@ -207,14 +207,8 @@ class Pix2Pix(AdversarialModel):
             class_dim=class_dim,
         )
         colors, height, width = self.shape
-        cond_colors, cond_height, cond_width = self.condition_shape  # type: ignore[misc]
-        if height % cond_height or width % cond_width:
-            raise ConfigError(
-                f"{self.name}: the condition's size {cond_height}x{cond_width} must divide the "
-                f"target's {height}x{width} (super-resolution by an integer factor, or the same "
-                "size for colorization); pick a --scale that divides the image sides"
-            )
-        self.factor = (height // cond_height, width // cond_width)
+        cond_colors = self.condition_shape[0]  # type: ignore[index]
+        self.factor = self.condition_factor()
         self.l1_weight = float(l1_weight)
         if stages is None:
             stages = max(0, math.floor(math.log2(min(height, width))) - 1)

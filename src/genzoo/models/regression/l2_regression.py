@@ -36,7 +36,6 @@ from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Int
 from genzoo.distributions import categorical_log_prob, inverse_cdf_sample
-from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.pixel_recursive_sr import ConditioningNetwork
 from genzoo.models.base import GenerativeModel
 from genzoo.models.registry import register_model
@@ -80,14 +79,9 @@ class L2Regression(GenerativeModel):
             condition_shape=condition_shape,
             condition_levels=condition_levels,
         )
-        colors, height, width = self.shape
-        cond_colors, cond_height, cond_width = self.condition_shape  # type: ignore[misc]
-        if height % cond_height or width % cond_width:
-            raise ConfigError(
-                f"{self.name}: the condition's size {cond_height}x{cond_width} must divide the "
-                f"target's {height}x{width}; pick a --scale that divides the image sides"
-            )
-        factor = (height // cond_height, width // cond_width)
+        colors = self.shape[0]
+        cond_colors = self.condition_shape[0]  # type: ignore[index]
+        factor = self.condition_factor()
         self.network = ConditioningNetwork(
             cond_colors, cond_channels, cond_blocks, factor, levels=1, colors=colors
         )

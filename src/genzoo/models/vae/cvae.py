@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions.gaussian import gaussian_log_prob, standard_normal
 from genzoo.distributions.pixel import PixelLikelihood, wide
-from genzoo.errors import ConfigError, ModelError
+from genzoo.errors import ModelError
 from genzoo.models.registry import register_model
 from genzoo.models.vae.base import CONV_PARAMS, LatentVariableModel, resolve_likelihood
 from genzoo.models.vae.vae import LOG_VAR_RANGE, VAE
@@ -110,14 +110,8 @@ class ConditionalVAE(LatentVariableModel):
             condition_levels=condition_levels,
         )
         colors, height, width = self.shape
-        cond_colors, cond_height, cond_width = self.condition_shape  # type: ignore[misc]
-        if height % cond_height or width % cond_width:
-            raise ConfigError(
-                f"{self.name}: the condition's size {cond_height}x{cond_width} must divide the "
-                f"target's {height}x{width} (super-resolution by an integer factor, or the same "
-                "size for colorization); pick a --scale that divides the image sides"
-            )
-        self.factor = (height // cond_height, width // cond_width)
+        cond_colors = self.condition_shape[0]  # type: ignore[index]
+        self.factor = self.condition_factor()
         self.latent_dim, self.beta = int(latent_dim), float(beta)
         kind = resolve_likelihood(likelihood, self.levels)
         self.likelihood = PixelLikelihood(kind, colors, self.levels, num_mixtures)
