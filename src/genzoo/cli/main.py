@@ -60,9 +60,9 @@ def build_parser(argv: Sequence[str] = ()) -> ArgumentParser:
     ood.register(sub)
     classify.register(sub)
 
-    from genzoo.cli import colorize, upscale  # image-conditional tools
+    from genzoo.cli import colorize, score, upscale  # your own images
 
-    for module in (upscale, colorize):
+    for module in (score, upscale, colorize):
         module.register(sub)
     train.register(sub, argv)
     for command in sub.choices.values():  # one switch for every command's progress bars
