@@ -258,9 +258,6 @@ class EvalConfig:
             "seed": self.seed,
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 def load_quality_network(
     config: EvalConfig, default: bool, dataset: Any, say: Callable[[str], None]

@@ -121,12 +121,8 @@ class PixelRecursiveSR(AutoregressiveModel):
     paper = "Dahl, Norouzi & Shlens 2017, Pixel Recursive Super Resolution"
     image_conditional = True
     params: ClassVar[dict[str, Constraint]] = {
-        "channels": Int(min=1),
-        "num_layers": Int(min=1),
-        "kernel_size": Int(min=1, odd=True),
-        "input_kernel_size": Int(min=1, odd=True),
-        "head_channels": Int(min=1),
-        "dropout": Float(0.0, 1.0, max_open=True),
+        # the prior is a Gated PixelCNN built from these: its own table entries
+        **{k: v for k, v in GatedPixelCNN.params.items() if k != "embedding_dim"},
         "cond_channels": Int(min=1),
         "cond_blocks": Int(min=0),
         "aux_weight": Float(min=0.0),
