@@ -27,6 +27,10 @@ machine). Defaults:
     OMP_NUM_THREADS=1 python benchmarks/ood.py --data fashion-mnist --one-way --model pixelcnn_pp \\
         --steps 1000
 
+The two models of a direction can train side by side, one core each: ``--only model`` and
+``--only background`` in two processes, then ``--reuse`` scores the finished runs (a run of
+another recipe, or one that stopped early, is refused).
+
 Results: ``benchmarks/results/ood-DATA.json`` and one figure per direction
 (``ood-DATA-IN-vs-OUT.png``); runs in ``runs/bench-ood-DATA/``.
 """
@@ -103,6 +107,8 @@ def train_one(name, data, setting, args, out: Path, perturb: float):
         perturb=perturb,
         precision="32",
     )
+    if args.reuse and (out / "model.safetensors").is_file():
+        return _reused(name, out, config)
     if out.exists():
         shutil.rmtree(out)
     start = time.perf_counter()
@@ -111,16 +117,37 @@ def train_one(name, data, setting, args, out: Path, perturb: float):
     return model, time.perf_counter() - start
 
 
+def _reused(name: str, out: Path, config):
+    """A finished run of the same recipe (``--reuse``): its model and training seconds."""
+    import genzoo
+    from genzoo.core.run import RunFolder
+    from genzoo.report.curves import read_curves
+
+    recorded = RunFolder(out).read_train_config().get("train_config", {})
+    for key in ("steps", "lr", "batch_size", "seed", "perturb", "validation", "keep_best"):
+        if recorded.get(key) != getattr(config, key):
+            raise SystemExit(f"{out}: {key} is {recorded.get(key)!r}, not {getattr(config, key)!r}")
+    curves = read_curves(out / "metrics.csv")
+    if curves.last("step") != config.steps:
+        raise SystemExit(f"{out} stopped at step {curves.last('step')}, not {config.steps}")
+    print(f"  {name}: reusing the finished run in {out}", flush=True)
+    return genzoo.load_model(out), curves.train_seconds() or 0.0
+
+
 def direction(in_data, out_data, setting, args, runs: Path) -> dict:
     from genzoo.evaluation.ood import evaluate_ood, write_ood
     from genzoo.training.evaluate import split_validation
 
     tag = f"{in_data.name}-vs-{out_data.name}"
     print(f"{tag}:", flush=True)
-    model, t_model = train_one("model", in_data, setting, args, runs / f"{tag}-model", 0.0)
-    background, t_bg = train_one(
-        "background", in_data, setting, args, runs / f"{tag}-background", args.perturb
-    )
+    if args.only != "background":
+        model, t_model = train_one("model", in_data, setting, args, runs / f"{tag}-model", 0.0)
+    if args.only != "model":
+        background, t_bg = train_one(
+            "background", in_data, setting, args, runs / f"{tag}-background", args.perturb
+        )
+    if args.only:
+        return {}
     held = split_validation(in_data, 200, args.seed)[1].test  # the images training held out
     start = time.perf_counter()
     report = evaluate_ood(
@@ -167,6 +194,15 @@ def main() -> None:
     parser.add_argument("--perturb", type=float, default=0.2, help="background mutation rate")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one-way", action="store_true", help="only DATA in, the other out")
+    parser.add_argument(
+        "--only",
+        choices=("model", "background"),
+        default=None,
+        help="train only this model of each direction and stop (to train both in parallel)",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="load a finished run of the same recipe"
+    )
     args = parser.parse_args()
 
     import genzoo
@@ -180,6 +216,8 @@ def main() -> None:
     start = time.perf_counter()
     pairs = [(first, second)] if args.one_way else [(first, second), (second, first)]
     results = [direction(a, b, setting, args, runs) for a, b in pairs]
+    if args.only:
+        return
     payload = {
         "benchmark": "ood",
         "command": "OMP_NUM_THREADS=1 python " + " ".join(sys.argv),
