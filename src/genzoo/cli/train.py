@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import sys
 from collections.abc import Sequence
 
 from genzoo.cli.common import (
@@ -84,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
     cls = get_model_class(args.model)
     hparams = picked(args, getattr(args, "hparam_names", ()))
     flags = picked(args, dataclass_params(TrainConfig))
-    flags.setdefault("progress", sys.stderr.isatty())  # a bar for people, none for logs
     if not args.resume:  # a resumed run keeps its saved hyper-parameters
         hparams = {**{k: v for k, v in cls.recommended.items() if k not in hparams}, **hparams}
     config = TrainConfig.recommended(args.model, **flags)
