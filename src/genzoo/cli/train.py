@@ -18,6 +18,7 @@ from genzoo.cli.common import (
     load_data,
     picked,
     say,
+    say_plan,
     signature_params,
 )
 from genzoo.cli.printing import print_metrics
@@ -150,6 +151,7 @@ def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, s
             f"{best['loss']:.4f}{shown} on {config.validation} held-out training images"
         )
     held = held_out_split(run_folder, dataset) if evaluation.parzen or evaluation.ais else None
+    say_plan(model, dataset, evaluation, run_folder)
     metrics = evaluate_run(model, dataset, out, evaluation, features=features, held_out=held)
     print_metrics(metrics)
     return 0
