@@ -59,3 +59,24 @@ def test_every_command_takes_the_progress_switch(command):
             "datasets": ["datasets"], "compare": ["compare", "r"]}[command]  # fmt: skip
     assert build_parser(argv).parse_args([*argv, "--no-progress"]).progress is False
     assert build_parser(argv).parse_args(argv).progress is None
+
+
+def test_slow_autoregressive_draws_show_a_bar_and_quick_ones_do_not(monkeypatch):
+    """Naive sampling (a network pass per sub-pixel) shows a bar once it has run
+    ``SAMPLING_BAR_DELAY`` seconds in a terminal; a quick draw never flashes one, and the bar
+    does not change the images."""
+    import torch
+
+    from genzoo.models.autoregressive import base
+    from tests.models.tiny import tiny_model
+
+    model = tiny_model("pixelcnn", (1, 4, 4), levels=3).float()
+    terminal = _Terminal()
+    monkeypatch.setattr(P.sys, "stderr", terminal)
+    quick = model.sample(2, generator=torch.Generator().manual_seed(0), method="naive")
+    assert terminal.getvalue() == ""  # well under the delay
+    monkeypatch.setattr(base, "SAMPLING_BAR_DELAY", 0.0)
+    shown = model.sample(2, generator=torch.Generator().manual_seed(0), method="naive")
+    assert "naive sampling of 2 images" in terminal.getvalue()
+    assert "/16 [" in terminal.getvalue() and "sub-pixel/s" in terminal.getvalue()
+    assert torch.equal(quick, shown)

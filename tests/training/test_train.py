@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -339,6 +341,41 @@ def test_silent_by_default_and_a_progress_bar_on_request(
     out, err = capfd.readouterr()
     assert out == ""
     assert "4/4" in err and "loss=" in err and "bpd=" in err and "img/s=" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_default_bar_follows_the_terminal(
+    small: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``progress=None`` (the default): a bar with an ETA when stderr is a terminal, nothing
+    in a log or pipe; ``progress=False`` silences a terminal too."""
+    from genzoo.core.progress import set_progress
+
+    monkeypatch.delenv("GENZOO_PROGRESS", raising=False)
+    set_progress(None)
+    assert TrainConfig().progress is None
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train(tiny_gated(small), small, quick(steps=4), tmp_path / "tty")
+    shown = terminal.getvalue()
+    assert "4/4" in shown and "step" in shown and "<" in shown  # count, unit, remaining time
+    silenced = _Terminal()
+    monkeypatch.setattr(sys, "stderr", silenced)
+    train(tiny_gated(small), small, quick(steps=4, progress=False), tmp_path / "off")
+    assert silenced.getvalue() == ""
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    train(tiny_gated(small), small, quick(steps=4), tmp_path / "log")
+    assert log.getvalue() == ""
+
+
+def test_old_train_configs_with_a_boolean_progress_still_load() -> None:
+    for value in (False, True, None):
+        assert TrainConfig.from_dict({"steps": 3, "progress": value}).validate().progress is value
 
 
 def test_dynamic_binarization(digits: Dataset, tmp_path: Path) -> None:

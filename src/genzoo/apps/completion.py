@@ -55,6 +55,14 @@ def complete(
     return model.sample(known.shape[0], labels, generator=generator, known=known, mask=mask)
 
 
+def completion_captions(
+    mask: str, samples_per_image: int = 3, first: str = "original"
+) -> list[str]:
+    """Row captions of a :func:`completion_rows` figure: ``first``, the given part (named by
+    its ``mask``), then one per completion row."""
+    return [first, f"given ({mask})", *(f"completion {i + 1}" for i in range(samples_per_image))]
+
+
 def completion_rows(
     model: GenerativeModel,
     images: Tensor,

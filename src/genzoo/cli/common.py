@@ -300,6 +300,25 @@ def say(text: str) -> None:
         print(text, file=sys.stderr)
 
 
+def say_plan(model: Any, dataset: Any, config: Any, run: RunFolder | None = None) -> None:
+    """Before an evaluation, when progress is shown (a terminal, ``--progress``): one line of
+    what it computes and roughly how long it takes (:mod:`genzoo.evaluation.plan`), timed on a
+    few test images or read from ``run``'s previous ``metrics.json``."""
+    from genzoo.core.progress import progress_enabled
+    from genzoo.evaluation.plan import plan_evaluation
+
+    if not progress_enabled() or not is_first_process():
+        return
+    recorded = None
+    if run is not None and run.metrics_json.is_file():
+        try:
+            recorded = run.read_metrics()
+        except GenzooError:  # a damaged metrics.json only loses its recorded rates
+            recorded = None
+    quality = bool(config.sample_quality) and not model.capabilities.image_conditional
+    say(plan_evaluation(model, dataset, config, quality=quality, recorded=recorded).describe())
+
+
 #: what a run folder holds that a reading command must never replace (see RunFolder)
 RUN_FILES = (
     CONFIG_NAME,

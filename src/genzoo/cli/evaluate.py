@@ -27,6 +27,7 @@ from genzoo.cli.common import (
     load_run_model,
     run_data,
     say,
+    say_plan,
 )
 from genzoo.cli.printing import print_metrics
 from genzoo.core.run import RunFolder
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     config.sample_quality = features is not None
     held = held_out_split(run, dataset) if own and (config.parzen or config.ais) else None
     with hold_run(run):  # a trainer still writing this run, or another eval, is refused
+        say_plan(model, dataset, config, out)
         metrics = evaluate_run(model, dataset, out.path, config, features=features, held_out=held)
     if not own:
         out.write_data_spec(data_spec(args))

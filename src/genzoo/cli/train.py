@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import sys
 from collections.abc import Sequence
 
 from genzoo.cli.common import (
@@ -19,6 +18,7 @@ from genzoo.cli.common import (
     load_data,
     picked,
     say,
+    say_plan,
     signature_params,
 )
 from genzoo.cli.printing import print_metrics
@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
     cls = get_model_class(args.model)
     hparams = picked(args, getattr(args, "hparam_names", ()))
     flags = picked(args, dataclass_params(TrainConfig))
-    flags.setdefault("progress", sys.stderr.isatty())  # a bar for people, none for logs
     if not args.resume:  # a resumed run keeps its saved hyper-parameters
         hparams = {**{k: v for k, v in cls.recommended.items() if k not in hparams}, **hparams}
     config = TrainConfig.recommended(args.model, **flags)
@@ -152,6 +151,7 @@ def train_into(run_folder: RunFolder, args, hparams: dict, config, evaluation, s
             f"{best['loss']:.4f}{shown} on {config.validation} held-out training images"
         )
     held = held_out_split(run_folder, dataset) if evaluation.parzen or evaluation.ais else None
+    say_plan(model, dataset, evaluation, run_folder)
     metrics = evaluate_run(model, dataset, out, evaluation, features=features, held_out=held)
     print_metrics(metrics)
     return 0

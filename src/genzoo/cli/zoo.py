@@ -72,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         **{"sample_quality": True, "iwae_images": 0, **given, "seed": args.seed}
     )
     models = [m for text in args.models for m in text.split(",") if m]
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
     result = run_zoo(
         args.out,
         data=args.data,
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         validation=args.validation,
         evaluation=evaluation,
-        progress=progress,
+        progress=args.progress,  # None: a bar when stderr is a terminal
         say=say,
     )
     for name, message in result.failed.items():

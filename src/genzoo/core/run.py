@@ -13,6 +13,7 @@ the benchmarks, the HTML report) finds its parts through :class:`RunFolder`:
 ``metrics.json``           the final evaluation (:class:`~genzoo.core.metrics.RunMetrics`)
 ``samples.png`` ...        the figures of the final evaluation
 ``evaluations/NAME/``      evaluations on other data or with other settings (never the run's own)
+``completions/``           completions of your own images (``genzoo complete RUN --image ...``)
 ``.lock``                  present while a process trains into the folder (its pid and host)
 =========================  ======================================================================
 """
@@ -47,6 +48,7 @@ class RunFolder:
     COMPLETION_PNG = "completion.png"
     RECONSTRUCTION_PNG = "reconstruction.png"
     EVALUATIONS = "evaluations"
+    COMPLETIONS = "completions"
     LOCK = ".lock"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

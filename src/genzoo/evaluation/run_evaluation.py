@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genzoo.apps import completion_mask, completion_rows, save_grid
+from genzoo.apps import completion_captions, completion_mask, completion_rows, save_grid
 from genzoo.apps.conditional import ModelSampler, baselines, show_conditions
 from genzoo.core.metrics import RunMetrics
 from genzoo.core.run import RunFolder
@@ -199,7 +199,7 @@ def _figures(
         given = completion_mask(mask, dataset.shape)
         grid = completion_rows(model, part.x, given, y=labels, generator=generator)
         path = run.figure(run.COMPLETION_PNG)
-        captions = ["original", f"given ({mask})", "completion 1", "completion 2", "completion 3"]
+        captions = completion_captions(mask)
         out["completion_png"] = str(
             save_grid(grid, dataset.levels, path, nrow=n, row_labels=captions)
         )

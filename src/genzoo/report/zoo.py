@@ -79,7 +79,13 @@ def _check(models: Sequence[str]) -> None:
 
 
 def zoo_train_config(
-    name: str, *, minutes: float, steps: int, seed: int, validation: int, progress: bool = False
+    name: str,
+    *,
+    minutes: float,
+    steps: int,
+    seed: int,
+    validation: int,
+    progress: bool | None = None,
 ) -> Any:
     """The :class:`~genzoo.training.TrainConfig` of one zoo model: its recommended settings,
     the zoo's budget (``minutes`` or ``steps``, the other 0), seed and validation split, and a
@@ -114,7 +120,7 @@ def run_zoo(
     seed: int = 0,
     validation: int = DEFAULT_VALIDATION,
     evaluation: Any = None,
-    progress: bool = False,
+    progress: bool | None = None,
     say: Callable[[str], None] = lambda text: None,
 ) -> ZooResult:
     """Train, evaluate and report ``models`` on ``data`` into ``out`` (``out/MODEL/`` each,
@@ -131,7 +137,7 @@ def run_zoo(
         validation: training images held out for the periodic evaluation (the same for all).
         evaluation: the :class:`~genzoo.evaluation.config.EvalConfig` (default: sample quality
             on for every model, the IWAE bound on every test image).
-        progress: training progress bars.
+        progress: training progress bars (``None``: when stderr is a terminal).
         say: called with a line of news at each stage (the library prints nothing).
 
     Raises:

@@ -176,8 +176,12 @@ class TrainConfig:
         default=50,
         metadata=_help("write a row of metrics.csv (and TensorBoard) every this many steps"),
     )
-    progress: bool = field(
-        default=False, metadata=_help("show a progress bar on stderr (rank 0 only)")
+    progress: bool | None = field(
+        default=None,
+        metadata=_help(
+            "show a progress bar with an ETA on stderr, rank 0 only (default, None: when "
+            "stderr is a terminal)"
+        ),
     )
     # ---------------------------------------------------------------- hardware
     precision: str = field(
@@ -304,7 +308,7 @@ PARAMS: dict[str, P.Constraint] = {
     "eval_images": P.Int(min=1),
     "checkpoint_every": _STEPS,
     "log_every": P.Int(min=1),
-    "progress": P.Bool(),
+    "progress": P.Optional(P.Bool()),
     "keep_best": P.Bool(),
     "precision": P.OneOf(*PRECISIONS),
     "accelerator": P.OneOf(*ACCELERATORS),

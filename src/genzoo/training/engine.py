@@ -43,6 +43,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 import genzoo
+from genzoo.core.progress import progress_enabled
 from genzoo.core.run import RunFolder
 from genzoo.data.dataset import Dataset, Split, dynamic_binarize
 from genzoo.errors import ConfigError, StorageError, TrainingError
@@ -458,7 +459,8 @@ def _loop(s: Session, metrics: MetricsWriter) -> tuple[int, float, _Window]:
     """The steps until the budget is spent or Ctrl-C; returns images and seconds of this call."""
     config, progress = s.config, s.progress
     budget: Budget = s.budget  # type: ignore[assignment]  # set by run_steps
-    bar = _progress_bar(config.progress and s.rank == 0, budget.max_steps, progress.step)
+    shown = progress_enabled() if config.progress is None else config.progress
+    bar = _progress_bar(shown and s.rank == 0, budget.max_steps, progress.step)
     count = config.validation or config.eval_images
     eval_split_ = eval_split(s.eval_source, s.model, count, s.rank, s.world)
     s.norm_batches = _norm_batches(s)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
+from genzoo.core.progress import progress
 from genzoo.distributions import (
     categorical_log_prob,
     inverse_cdf_sample,
@@ -32,6 +33,8 @@ from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 
 SAMPLING_METHODS = ("auto", "cached", "naive")
+#: seconds a draw runs before its progress bar appears (short draws never flash one)
+SAMPLING_BAR_DELAY = 2.0
 
 
 class IncrementalSampler(Protocol):
@@ -177,18 +180,23 @@ class AutoregressiveModel(GenerativeModel):
         """Fill the sub-pixels of ``x`` not in ``mask`` in generation order, in place (``cond``:
         the conditioning images of an image-conditional model)."""
         c_count, height, width = self.shape
-        for i in range(height):
-            for j in range(width):
-                for c in range(c_count):
-                    todo = ~mask[:, c, i, j]
-                    if cache is not None:
-                        logits = cache.logits(x, i, j, c)  # every sub-pixel, to keep caches full
-                    elif bool(todo.any()):
-                        logits = self._logits(x, y, cond)[:, :, c, i, j]
-                    else:
-                        continue
-                    drawn = inverse_cdf_sample(logits, u[:, c, i, j])
-                    x[:, c, i, j] = torch.where(todo, drawn, x[:, c, i, j])
+        how = "cached" if cache is not None else "naive"
+        desc = f"{self.name}: {how} sampling of {x.shape[0]} images"
+        # a bar only for a draw that takes a while (a naive pass per sub-pixel, large images)
+        with progress(self.num_dims, desc, unit="sub-pixel", delay=SAMPLING_BAR_DELAY) as bar:
+            for i in range(height):
+                for j in range(width):
+                    for c in range(c_count):
+                        bar.update(1)
+                        todo = ~mask[:, c, i, j]
+                        if cache is not None:
+                            logits = cache.logits(x, i, j, c)  # every sub-pixel: caches stay full
+                        elif bool(todo.any()):
+                            logits = self._logits(x, y, cond)[:, :, c, i, j]
+                        else:
+                            continue
+                        drawn = inverse_cdf_sample(logits, u[:, c, i, j])
+                        x[:, c, i, j] = torch.where(todo, drawn, x[:, c, i, j])
         return x
 
     # -------------------------------------------------------------- helpers
