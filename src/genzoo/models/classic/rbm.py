@@ -39,7 +39,7 @@ Likelihood. ``log p(v) = -F(v) - log Z`` needs the partition function ``Z``:
 ``generator`` AIS uses one seeded with 0, so evaluation is reproducible) and reuses it for every
 batch.
 
-The base-rate model of AIS (Salakhutdinov & Murray 2008, section 4.1) is the training data's
+The base-rate model of AIS is, as in Salakhutdinov & Murray 2008, the training data's
 per-pixel marginals: every training-mode ``loss`` call adds its batch to integer buffers
 ``data_ones [classes, D]`` and ``data_count [classes]`` (saved with the weights, so a loaded RBM
 anneals from the same base rate), and the base logits are the smoothed log-odds
