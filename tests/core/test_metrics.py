@@ -13,6 +13,7 @@ from genzoo.core.metrics import (
     BoundReport,
     Estimate,
     RunMetrics,
+    describe_checks,
     finite_or_none,
     read_metrics,
 )
@@ -153,6 +154,31 @@ def test_negative_control_current_version_is_accepted(tmp_path: Path):
 def test_estimate_trusted_only_when_no_check_failed(checks, trusted):
     estimate = Estimate(nll_nats=1.0, bits_per_dim=1.0, num_images=1, checks=checks)
     assert estimate.trusted is trusted
+
+
+def test_failed_checks_are_named_and_described():
+    failed = {"passed": False, "ais_log_z": 10.0, "certain_lower_bound": 12.5, "margin": -2.5}
+    spread = {"spread": 0.25, "stderr": 0.125}
+    estimate = Estimate(
+        1.0, 1.0, 1, checks={"log_z_lower_bound": failed, "schedule_spread": spread}
+    )
+    assert estimate.failed_checks == ["log_z_lower_bound"]
+    text = describe_checks(estimate.checks)
+    assert "AIS log Z 10.00 is below a certain lower bound 12.50 (by 2.50 nats)" in text
+    passed = {"passed": True, "margin": 1.5}
+    text = describe_checks({"log_z_lower_bound": passed, "schedule_spread": spread})
+    assert text == (
+        "AIS log Z spread across schedules 0.25 nats, s.e. 0.12; 1.50 nats above a certain "
+        "lower bound"
+    )
+    # per-class lists: the worst class is shown
+    classes = {"passed": False, "ais_log_z": [9.0, 10.0], "certain_lower_bound": [8.0, 13.0],
+               "margin": [2.0, -3.0]}  # fmt: skip
+    assert "10.00 is below a certain lower bound 13.00 (by 3.00 nats)" in describe_checks(
+        {"log_z_lower_bound": classes}
+    )
+    assert describe_checks({"other": {"passed": False}}) == "failed the check other"
+    assert describe_checks(None) == describe_checks({"odd": "not a dict"}) == ""
 
 
 def test_a_failed_check_survives_the_round_trip():

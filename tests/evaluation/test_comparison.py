@@ -119,3 +119,25 @@ def test_missing_metrics_and_no_directories(tmp_path):
         density_comparison([tmp_path])
     with pytest.raises(ConfigError, match="at least one"):
         density_comparison([])
+
+
+FAILED = {"log_z_lower_bound": {"passed": False, "ais_log_z": 10.0,
+                                "certain_lower_bound": 12.0, "margin": -2.0}}  # fmt: skip
+PASSED = {"log_z_lower_bound": {"passed": True, "margin": 1.0}, "schedule_spread": {"spread": 0.1}}
+
+
+def test_an_estimate_that_failed_a_check_is_invalid_not_a_likelihood(tmp_path):
+    exact = _run(tmp_path, "pixelcnn", "pixelcnn", "exact", test=_summary(1.9))
+    bad = _run(tmp_path, "dbn", "dbn", "bound", test={**_summary(0.5), "checks": FAILED})
+    good = _run(tmp_path, "rbm", "rbm", "estimate", test={**_summary(2.5), "checks": PASSED})
+    result = density_comparison([bad, good, exact])
+    # the invalid 0.5 would be best: it sorts last instead, its failure named
+    assert [r["model"] for r in result["rows"]] == ["pixelcnn", "rbm", "dbn"]
+    assert [r["failed_checks"] for r in result["rows"]] == [[], [], ["log_z_lower_bound"]]
+    table = density_table(result)
+    assert f"| dbn | bound | invalid (failed log_z_lower_bound) | — | {bad} |" in table
+    assert "0.5000" not in table and "| rbm | estimate | 2.5000 ± 0.0100 |" in table
+    assert "- invalid: the estimate failed a check" in table
+    assert all(line.count("|") == 6 for line in table.splitlines() if line.startswith("|"))
+    negative = density_table(density_comparison([good, exact]))  # negative control
+    assert "invalid" not in negative

@@ -196,7 +196,34 @@ def test_metrics_are_labelled_with_their_kind():
     rows = metric_rows(_metrics(density="none", parzen=parzen))
     assert [r.kind for r in rows] == ["estimate"]
     assert "edge of the grid" in rows[0].note and "not comparable" in rows[0].note
+    passed = Estimate(2.0, 0.75, 10, density="estimate", checks={"ais": {"passed": True}})
+    row = metric_rows(_metrics(density="estimate", test=passed))[0]
+    assert row.kind == "estimate" and row.value.startswith("0.7500 bits/dim")  # no s.e.
+    assert row.note == ""
     failed = Estimate(2.0, 0.75, 10, density="estimate", checks={"ais": {"passed": False}})
     row = metric_rows(_metrics(density="estimate", test=failed))[0]
-    assert row.kind == "estimate" and row.value.startswith("0.7500 bits/dim")  # no s.e.
-    assert row.note == "a recorded check failed: ais"
+    assert row.kind == "estimate" and row.value == "invalid"  # not shown as a likelihood
+    assert row.note == "not a likelihood: failed the check ais"
+
+
+def test_an_invalid_estimate_has_no_number_in_the_comparison(two_runs, tmp_path):
+    """A run whose estimate failed a check: "invalid" in the table, no point in the figures."""
+    runs = []
+    for i, source in enumerate(two_runs):
+        runs.append(tmp_path / f"run{i}")
+        shutil.copytree(source, runs[-1])
+    folder = RunFolder(runs[0])
+    metrics = folder.read_metrics()
+    metrics.test.checks = {"log_z_lower_bound": {"passed": False, "margin": -3.0}}
+    folder.write_metrics(metrics)
+    index = build_report(runs, tmp_path / "out")
+    summary = json.loads((index.parent / "report.json").read_text())
+    shown = {Path(r["run"]).name: r for r in summary["runs"]}
+    assert shown["run0"]["bits_per_dim"] is None
+    assert shown["run0"]["failed_checks"] == ["log_z_lower_bound"]
+    assert shown["run1"]["bits_per_dim"] is not None and shown["run1"]["failed_checks"] == []
+    page = index.read_text(encoding="utf-8")
+    assert page.count('<span class="invalid"') == 1
+    assert f"{metrics.test.bits_per_dim:.4f}" not in "".join(parse(index).text)
+    original = build_report(two_runs, tmp_path / "original").read_text(encoding="utf-8")
+    assert '<span class="invalid"' not in original  # negative control

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from genzoo.core.metrics import ConditionalScores, RunMetrics, SampleQuality
+from genzoo.core.metrics import ConditionalScores, RunMetrics, SampleQuality, describe_checks
 
 
 def print_metrics(metrics: RunMetrics) -> None:
@@ -11,11 +11,18 @@ def print_metrics(metrics: RunMetrics) -> None:
     test, bound = metrics.test, metrics.bound
     if test is not None and bound is None:
         kind = "" if test.density in (None, "exact") else f" ({test.density})"
-        flagged = "" if test.trusted else "  [FAILED A CHECK: not a result; see metrics.json]"
-        print(
-            f"test NLL{kind}: {test.nll_nats:.2f} nats/image, {test.bits_per_dim:.4f} bits/dim "
-            f"(uniform: {metrics.uniform_bits_per_dim:.2f}) on {test.num_images} images{flagged}"
-        )
+        note = describe_checks(test.checks)
+        if not test.trusted:  # not a likelihood: no number printed as one
+            print(
+                f"test NLL{kind}: invalid — {note}; not a likelihood (the checks are in "
+                "metrics.json)"
+            )
+        else:
+            print(
+                f"test NLL{kind}: {test.nll_nats:.2f} nats/image, {test.bits_per_dim:.4f} "
+                f"bits/dim (uniform: {metrics.uniform_bits_per_dim:.2f}) on {test.num_images} "
+                f"images" + (f" ({note})" if note else "")
+            )
     if bound is not None:
         elbo, iwae, paired = bound.elbo, bound.iwae, bound.elbo_on_iwae_images
         print(

@@ -56,9 +56,15 @@ class Estimate:
     checks: dict[str, Any] | None = None
 
     @property
+    def failed_checks(self) -> list[str]:
+        """Names of the recorded checks that failed (``passed`` False), in recorded order."""
+        checks = (self.checks or {}).items()
+        return [k for k, c in checks if isinstance(c, dict) and not bool(c.get("passed", True))]
+
+    @property
     def trusted(self) -> bool:
-        """No recorded check failed."""
-        return all(bool(c.get("passed", True)) for c in (self.checks or {}).values())
+        """No recorded check failed: a failed one means the number is not a result."""
+        return not self.failed_checks
 
 
 @dataclass
@@ -328,6 +334,57 @@ def read_metrics(path: Path) -> RunMetrics:
         ) from None
     metrics.schema_version = SCHEMA_VERSION
     return metrics
+
+
+def _worst(value: Any, pick: Any) -> float | None:
+    """A recorded number, or the worst of its per-class list (``pick``: min or max)."""
+    if isinstance(value, list):
+        numbers = [float(v) for v in value if isinstance(v, int | float)]
+        return pick(numbers) if numbers else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def describe_checks(checks: dict[str, Any] | None) -> str:
+    """One phrase on an estimate's recorded checks, for printing beside (or instead of) it:
+    why it failed, or the AIS spread across schedules when it passed; ``""`` when there is
+    nothing to say. Per-class values are summarised by the worst class."""
+    checks = checks or {}
+    parts = []
+    for name, check in checks.items():
+        if not isinstance(check, dict) or check.get("passed", True):
+            continue
+        bound = check.get("certain_lower_bound") if name == "log_z_lower_bound" else None
+        margin = _worst(check.get("margin"), min)
+        if bound is not None and margin is not None:
+            ais, low = check.get("ais_log_z"), bound
+            margins = check.get("margin")
+            if isinstance(margins, list) and isinstance(ais, list) and isinstance(low, list):
+                worst = margins.index(min(margins))  # the class whose margin is the worst
+                ais, low = ais[worst], low[worst]
+            ais, low = _worst(ais, min), _worst(low, max)
+            parts.append(
+                f"AIS log Z {ais:.2f} is below a certain lower bound {low:.2f} (by "
+                f"{-margin:.2f} nats), so the NLL would be provably too good; more AIS "
+                "steps are needed (the model's ais_steps)"
+                if ais is not None and low is not None
+                else f"AIS log Z below a certain lower bound by {-margin:.2f} nats"
+            )
+        else:
+            parts.append(f"failed the check {name}")
+    if parts:
+        return "; ".join(parts)
+    spread = checks.get("schedule_spread")
+    if isinstance(spread, dict) and _worst(spread.get("spread"), max) is not None:
+        stderr = _worst(spread.get("stderr"), max)
+        shown = "" if stderr is None or not math.isfinite(stderr) else f", s.e. {stderr:.2f}"
+        bound = checks.get("log_z_lower_bound", {})
+        margin = _worst(bound.get("margin"), min) if isinstance(bound, dict) else None
+        above = "" if margin is None else f"; {margin:.2f} nats above a certain lower bound"
+        return (
+            f"AIS log Z spread across schedules {_worst(spread['spread'], max):.2f} nats"
+            f"{shown}{above}"
+        )
+    return ""
 
 
 def finite_or_none(value: float | None) -> float | None:

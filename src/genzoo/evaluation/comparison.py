@@ -14,6 +14,10 @@ Every row says what its number is (the ``density`` of the run):
   ``genzoo eval DIR --iwae-images 0`` computes the IWAE bound on all of them);
 * any other value a model declares is shown as it is, with its own caveat.
 
+A row whose estimate failed a recorded check (:attr:`genzoo.core.metrics.Estimate.trusted` is
+False, e.g. an RBM's AIS ``log Z`` below a certain lower bound) is marked invalid: its number is
+kept in the JSON rows but the table shows "invalid" in its place, and it sorts last.
+
 Rows of class-conditional models are marked: they report ``log p(x | y)``, which is not
 comparable with an unconditional ``log p(x)``. Runs without a density (``density == "none"``,
 the GANs and the autoencoder) are listed apart.
@@ -79,9 +83,10 @@ def density_comparison(run_dirs: Iterable[str | os.PathLike[str]]) -> dict[str, 
 
     Returns:
         ``{"dataset", "levels", "shape", "num_test_images", "uniform_bits_per_dim", "rows":
-        [{"model", "run", "density", "estimate", "conditional", "bits_per_dim",
-        "bits_per_dim_stderr", "nll_nats", "nll_nats_stderr"}] (sorted by bits/dim),
-        "no_density": [{"model", "run"}]}``.
+        [{"model", "run", "density", "estimate", "conditional", "failed_checks",
+        "bits_per_dim", "bits_per_dim_stderr", "nll_nats", "nll_nats_stderr"}] (sorted by
+        bits/dim, rows with a failed check last), "no_density": [{"model", "run"}]}``;
+        ``failed_checks`` names the checks the estimate failed (empty: none failed).
 
     Raises:
         ConfigError: the runs were evaluated on different data, levels, shapes or test splits,
@@ -115,9 +120,10 @@ def density_comparison(run_dirs: Iterable[str | os.PathLike[str]]) -> dict[str, 
         rows.append(
             {"model": metrics.model, "run": str(run.path), "density": metrics.density}
             | {"estimate": estimate, "conditional": _conditional(run)}
+            | {"failed_checks": summary.failed_checks}
             | {k: getattr(summary, k) for k in SUMMARY_KEYS}
         )
-    rows.sort(key=lambda r: r["bits_per_dim"])
+    rows.sort(key=lambda r: (bool(r["failed_checks"]), r["bits_per_dim"]))
     return {
         **reference,
         "uniform_bits_per_dim": math.log2(int(reference["levels"])),
@@ -141,6 +147,12 @@ def density_table(result: dict[str, Any]) -> str:
         density = r["density"] + (f": {r['estimate']}" if r["estimate"] else "")
         if r["conditional"]:
             density += ", conditional on the label"
+        if r.get("failed_checks"):
+            failed = ", ".join(r["failed_checks"])
+            lines.append(
+                f"| {r['model']} | {density} | invalid (failed {failed}) | — | {r['run']} |"
+            )
+            continue
         lines.append(
             f"| {r['model']} | {density} | {r['bits_per_dim']:.4f} ± "
             f"{r['bits_per_dim_stderr']:.4f} | {r['nll_nats']:.2f} | {r['run']} |"
@@ -158,6 +170,12 @@ def density_table(result: dict[str, Any]) -> str:
             "- conditional on the label: log p(x | y), the model was given each image's label; "
             "not comparable with an unconditional log p(x) (the label is worth up to "
             "log2(classes) bits per image)"
+        )
+    if any(r.get("failed_checks") for r in result["rows"]):
+        lines.append(
+            "- invalid: the estimate failed a check recorded in its metrics.json (e.g. an AIS "
+            "log Z below a certain lower bound, which makes the NLL provably too good); it is "
+            "not a likelihood"
         )
     if result["no_density"]:
         names = ", ".join(f"{r['model']} ({r['run']})" for r in result["no_density"])

@@ -63,7 +63,11 @@ def evaluate_run(
       completion grid, no sample quality); ``conditional`` scores the samples against the
       truth (:func:`~genzoo.evaluation.conditional.evaluate_conditional`: PSNR/SSIM,
       consistency, diversity, class accuracy) and ``conditional_baselines`` the task's
-      baselines (nearest/bicubic, gray) the same way.
+      baselines (nearest/bicubic, gray) the same way;
+    * a model whose ``log_prob`` can be checked (:meth:`GenerativeModel.likelihood_checks`, given
+      the training images: the RBM's and the DBN's AIS ``log Z`` against a certain lower bound):
+      ``test.checks``; a failed one makes ``test.trusted`` False — the number is then reported
+      as invalid, not as a likelihood.
 
     Sample quality (FID, KID, precision/recall, density/coverage and the real-vs-real floor)
     runs when :meth:`EvalConfig.quality_enabled` says so, on ``features`` (a loaded feature
@@ -97,6 +101,11 @@ def evaluate_run(
     }
     test = dataset.take("test", slice(None))
     _likelihood(model, test, metrics, config)
+    if "test" in metrics and not caps.image_conditional:
+        train = dataset.take("train", slice(None))
+        checks = model.likelihood_checks(train.x, train.y if caps.class_conditional else None)
+        if checks:
+            metrics["test"]["checks"] = checks
     if caps.classifier:  # a generative classifier (naive Bayes, mixtures per class): Bayes' rule
         step = config.batch_size
         predicted = torch.cat(

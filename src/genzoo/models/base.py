@@ -448,6 +448,16 @@ class GenerativeModel(nn.Module):
             "genzoo.training.train (genzoo train)"
         )
 
+    def likelihood_checks(self, x: Tensor, y: Tensor | None = None) -> dict[str, dict[str, Any]]:
+        """Checks of the number ``log_prob`` reports, given training images ``x`` ``[N, C, H, W]``
+        (and labels ``y``): ``{"name": {"passed": bool, ...}}``, each ``passed`` False when the
+        number is provably wrong (a check without ``passed`` only records). ``genzoo eval``
+        stores them as the test estimate's ``checks`` (:class:`genzoo.core.metrics.Estimate`).
+        The default, for models whose ``log_prob`` needs no check, is none (``{}``); the RBM and
+        the DBN check their AIS ``log Z`` against a certain lower bound.
+        """
+        return {}
+
     def features(self, x: Tensor, y: Tensor | None = None, *, c: Tensor | None = None) -> Tensor:
         """A deterministic representation of ``x`` for feature learning, clustering and 2-D maps.
 

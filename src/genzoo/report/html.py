@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from genzoo.core.atomic import atomic_directory
-from genzoo.core.metrics import RunMetrics
+from genzoo.core.metrics import RunMetrics, describe_checks
 from genzoo.errors import ConfigError
 from genzoo.report import plots
 from genzoo.report.cards import RunCard, read_card, slug
@@ -219,13 +219,19 @@ def metric_rows(m: RunMetrics) -> list[Metric]:
         )
     elif m.test is not None:
         t = m.test
-        failed = [k for k, c in (t.checks or {}).items() if not c.get("passed", True)]
-        note = "a recorded check failed: " + ", ".join(failed) if failed else ""
+        value = (
+            f"{_pm(t.bits_per_dim, t.bits_per_dim_stderr, 4)} bits/dim "
+            f"({_pm(t.nll_nats, t.nll_nats_stderr, 2)} nats/image)"
+        )
+        if t.failed_checks:  # not a likelihood: say why instead of showing it as one
+            value = "invalid"
+            note = f"not a likelihood: {describe_checks(t.checks)}"
+        else:
+            note = describe_checks(t.checks)
         rows.append(
             Metric(
                 "test negative log-likelihood",
-                f"{_pm(t.bits_per_dim, t.bits_per_dim_stderr, 4)} bits/dim "
-                f"({_pm(t.nll_nats, t.nll_nats_stderr, 2)} nats/image)",
+                value,
                 t.density or m.density,
                 f"{t.num_images:,}",
                 note,
@@ -349,6 +355,7 @@ def _summary(rows: list[Row], split: dict[str, Any]) -> dict[str, Any]:
                 "likelihood": r.likelihood or None,
                 "bits_per_dim": r.bits_per_dim,
                 "bits_per_dim_stderr": r.bits_per_dim_stderr,
+                "failed_checks": list(r.failed_checks),
                 "fid": r.fid,
                 "fid_floor": r.fid_floor,
                 "precision": r.precision,

@@ -24,6 +24,8 @@ class Row:
     bits_per_dim_stderr: float | None = None
     likelihood: str = ""
     conditional: bool = False
+    #: checks the test estimate failed: its number is not a likelihood (``bits_per_dim`` None)
+    failed_checks: tuple[str, ...] = ()
     fid: float | None = None
     fid_floor: float | None = None
     precision: float | None = None
@@ -58,6 +60,9 @@ def comparison(cards: list[RunCard]) -> tuple[list[Row], dict[str, Any]]:
                 f": {found['estimate']}" if found["estimate"] else ""
             )
             row.conditional = bool(found["conditional"])
+            row.failed_checks = tuple(found.get("failed_checks") or ())
+            if row.failed_checks:  # not a likelihood: no number in the table or the figures
+                row.bits_per_dim = row.bits_per_dim_stderr = None
         quality = card.metrics.sample_quality
         if quality is not None:
             row.fid, row.fid_floor = quality.samples.fid, quality.floor.fid

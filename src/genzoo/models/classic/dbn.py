@@ -35,7 +35,15 @@ them, else by ``posterior_samples`` samples of the up-pass (an unbiased estimate
 ``log Z_L`` exactly for small top RBMs, else by AIS (the RBM's :meth:`log_partition`: unbiased for
 ``Z_L``, so ``log Z_L`` is *low* on average and the reported bound *high* by the AIS error, as in
 the paper; cached, generator seeded with 0, reproducible). Reported numbers are therefore
-estimates of a lower bound on ``log p(v)``, not guaranteed bounds.
+estimates of a lower bound on ``log p(v)``, not guaranteed bounds. The top RBM's AIS base rate is
+the marginals of the up-pass samples it was trained on (the RBM's data counts, as in the paper).
+
+Checks (:meth:`DBN.likelihood_checks`): the top RBM's AIS ``log Z`` against the certain lower
+bound ``logsumexp_{h in S} -F_L(h)`` over the distinct states ``S`` of ``LOWER_BOUND_SAMPLES``
+up-pass samples of every training image (mean-field through the layers below, then Bernoulli,
+as ``benchmarks/dbn_ais.py`` does), and the spread of AIS across two schedules
+(:meth:`RBM.ais_checks`). An AIS ``log Z`` below that bound makes the reported bound provably
+wrong (too good), and ``genzoo eval`` reports it as failing the check, not as a likelihood.
 
 Sampling (Hinton et al. 2006): ``gibbs_steps`` block-Gibbs sweeps in the top RBM from noise,
 then one top-down pass sampling every layer. Completion alternates an up-pass, one Gibbs sweep
@@ -57,7 +65,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.core.params import Bool, Constraint, Int
-from genzoo.errors import UnsupportedError
+from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.classic.rbm import EXACT_MAX_UNITS, RBM, bernoulli
 from genzoo.models.registry import register_model
@@ -66,6 +74,10 @@ from genzoo.models.registry import register_model
 ENUMERATE_MAX_UNITS = 12
 #: images per chunk of the bound, so that a ``[images, samples, units]`` block stays ~32 MB
 _CHUNK_ELEMENTS = 2**22
+#: up-pass samples per training image whose distinct states bound the top RBM's ``log Z``
+LOWER_BOUND_SAMPLES = 4
+#: training images per chunk of the up-pass of the checks
+_UP_CHUNK = 4096
 
 
 @register_model("dbn")
@@ -290,6 +302,51 @@ class DBN(GenerativeModel):
         if exact:
             return (log_q.exp() * terms).sum(1)
         return terms.mean(1)
+
+    # ------------------------------------------------------------------ checks
+    @torch.no_grad()
+    def likelihood_checks(
+        self, x: Tensor, y: Tensor | None = None, *, samples: int = LOWER_BOUND_SAMPLES
+    ) -> dict[str, dict[str, Any]]:
+        """The checks of the top RBM's AIS ``log Z`` (:meth:`RBM.ais_checks`; none when it is
+        exact), with the certain lower bound from :meth:`top_states` of training images ``x``
+        (LongTensor ``[N, C, H, W]``, binary) and their labels ``y``."""
+        top = self.rbms[self.layers_trained - 1]
+        if top.exact_partition:
+            return {}
+        states = self.top_states(x, y, samples=samples)
+        return top.ais_checks(top.log_partition_lower_bound(states))
+
+    @torch.no_grad()
+    def top_states(
+        self,
+        x: Tensor,
+        y: Tensor | None = None,
+        *,
+        samples: int = LOWER_BOUND_SAMPLES,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Distinct states of the top RBM's visible layer reached from images ``x``: the images
+        themselves for a one-RBM network, else ``samples`` Bernoulli draws per image from the
+        mean-field up-pass ``p(h_{L-1} = 1 | ...)``. Returns uint8 ``[S, units]``, rows
+        distinct (``generator``: default seeded with 0)."""
+        if samples < 1:
+            raise ConfigError(f"samples must be >= 1, got {samples}")
+        self.check_input(x, y)
+        depth = self.layers_trained
+        v = self.rbms[0].flat(x).double()
+        if depth == 1:
+            return v.to(torch.uint8).unique(dim=0)
+        generator = generator or torch.Generator().manual_seed(0)
+        found = []
+        for start in range(0, v.shape[0], _UP_CHUNK):
+            h = v[start : start + _UP_CHUNK]
+            labels = None if y is None else y[start : start + _UP_CHUNK]
+            for rbm in self.rbms[: depth - 1]:
+                h = rbm.hidden_probs(h.to(rbm.weight.dtype), labels).double()
+            draws = [bernoulli(h, generator).to(torch.uint8) for _ in range(samples)]
+            found.append(torch.cat(draws).unique(dim=0))
+        return torch.cat(found).unique(dim=0)
 
     # ------------------------------------------------------------------ sampling
     def _down(self, h: Tensor, y: Tensor | None, depth: int, generator) -> Tensor:

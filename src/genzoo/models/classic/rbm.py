@@ -39,20 +39,39 @@ Likelihood. ``log p(v) = -F(v) - log Z`` needs the partition function ``Z``:
 ``generator`` AIS uses one seeded with 0, so evaluation is reproducible) and reuses it for every
 batch.
 
+The base-rate model of AIS is, as in Salakhutdinov & Murray 2008, the training data's
+per-pixel marginals: every training-mode ``loss`` call adds its batch to integer buffers
+``data_ones [classes, D]`` and ``data_count [classes]`` (saved with the weights, so a loaded RBM
+anneals from the same base rate), and the base logits are the smoothed log-odds
+``log((ones + a) / (count - ones + a))`` with ``a = BASE_RATE_PSEUDOCOUNT``
+(:meth:`RBM.base_rate_logits`).
+An RBM that has seen no training batch of a class (a fresh one, or one saved before these buffers
+existed) anneals from its own visible biases for that class, as genzoo did before.
+
+Checks (:meth:`RBM.likelihood_checks`, recorded in ``metrics.json`` by ``genzoo eval``). AIS can be
+far too low without showing it, and a too-low ``log Z`` makes the model look *better*. A certain
+lower bound catches the worst of it: ``Z = sum_v exp(-F(v)) >= sum_{v in S} exp(-F(v))`` for any
+set ``S`` of *distinct* states (:meth:`RBM.log_partition_lower_bound`; ``S`` = the distinct
+training images). An AIS ``log Z`` below it is provably too low, and the estimate is marked as
+failing the check (:attr:`genzoo.core.metrics.Estimate.trusted` is False: not a likelihood). A
+second AIS run with the other schedule (sigmoid against linear spacing) gives the spread reported
+beside the number; it has no verdict.
+
 Sampling runs ``gibbs_steps`` block-Gibbs sweeps from uniform noise; completion clamps the known
 sub-pixels at every sweep (a valid MCMC for ``p(unknown | known)``, exact only in the limit).
 
 Deviations. Class-conditional RBMs (``num_classes``) get one visible and one hidden bias vector
-per class, sharing ``W``: ``p(v | y)`` with its own ``Z_y``. The AIS base-rate model has the
-RBM's own visible biases unless ``base_logits`` is given (the paper fits it to the data's
-marginals). ``features`` are the hidden probabilities ``p(h = 1 | v)``.
+per class, sharing ``W``: ``p(v | y)`` with its own ``Z_y`` (and base rates per class). The data
+marginals count every training batch (every epoch), not one pass over the training set; in a
+data-parallel run, those of rank 0's shards. ``features`` are the hidden probabilities
+``p(h = 1 | v)``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +86,12 @@ from genzoo.models.registry import register_model
 EXACT_MAX_UNITS = 20
 #: states summed at once by the exact partition function
 _ENUMERATION_CHUNK = 2**14
+#: pseudo-count ``a`` of the base rate ``(ones + a) / (count + 2a)`` (no pixel gets probability 0)
+BASE_RATE_PSEUDOCOUNT = 1.0
+#: the second AIS schedule of the checks (the first is the one ``log_prob`` uses)
+CHECK_SCHEDULE = "sigmoid"
+#: states per free-energy evaluation of the certain lower bound (memory)
+_BOUND_CHUNK = 8192
 
 
 @dataclass
@@ -158,7 +183,17 @@ class RBM(GenerativeModel):
         self.hidden_bias = nn.Parameter(torch.zeros(classes, self.hidden))
         #: persistent chains ``[chains, D]`` of PCD (chain i has label ``i % num_classes``)
         self.register_buffer("chains", torch.randint(0, 2, (int(chains), self.num_dims)).float())
-        self._log_z_cache: tuple[tuple, Tensor] | None = None
+        #: training images seen per class and, per sub-pixel, how many of them were 1: the AIS
+        #: base rate (integers, so no precision cast touches them)
+        self.register_buffer("data_ones", torch.zeros(classes, self.num_dims, dtype=torch.long))
+        self.register_buffer("data_count", torch.zeros(classes, dtype=torch.long))
+        self._log_z_cache: tuple[tuple, Tensor, list[AISEstimate] | None] | None = None
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # RBMs saved before the data counts existed load with none (base rate: visible biases)
+        for name in ("data_ones", "data_count"):
+            state_dict.setdefault(prefix + name, torch.zeros_like(getattr(self, name)))
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     # ------------------------------------------------------------------ energies and conditionals
     def _labels(self, y: Tensor | None, batch: int) -> Tensor:
@@ -225,11 +260,18 @@ class RBM(GenerativeModel):
         }
         if not self.training:
             return {"loss": -pseudo.mean() / self.num_dims, **metrics}
+        self._count_data(v, labels)
         negative, weights = self._negative_phase(v, labels)
         data_term = self.free_energy(v, labels).mean()
         model_term = self.free_energy(negative, self._chain_labels(negative, labels)) * weights
         gap = (data_term - model_term.sum()) / self.num_dims
         return {"loss": gap, "free_energy_gap": gap.detach(), **metrics}
+
+    @torch.no_grad()
+    def _count_data(self, v: Tensor, labels: Tensor) -> None:
+        """Add a training batch to the base rate's counts (binary ``v [B, D]``, ``labels [B]``)."""
+        self.data_ones.index_add_(0, labels, v.round().long())
+        self.data_count += torch.bincount(labels, minlength=self.data_count.shape[0])
 
     def _chain_labels(self, negative: Tensor, labels: Tensor) -> Tensor:
         if not self.persistent:
@@ -269,6 +311,19 @@ class RBM(GenerativeModel):
         return self.num_dims * F.logsigmoid(gap)
 
     # ------------------------------------------------------------------ partition function
+    def base_rate_logits(self) -> Tensor:
+        """The AIS base-rate logits ``b_A``, float64 ``[classes, D]``.
+
+        The smoothed log-odds of the training data's marginals, ``log((ones + a) / (count - ones
+        + a))`` with ``a = BASE_RATE_PSEUDOCOUNT``, for every class the RBM saw training images
+        of; the visible biases for a class it saw none of (a fresh or legacy model).
+        """
+        a = BASE_RATE_PSEUDOCOUNT
+        ones, count = self.data_ones.double(), self.data_count.double()[:, None]
+        marginal = torch.log(ones + a) - torch.log(count - ones + a)
+        biases = self.visible_bias.detach().double().to(marginal.device)
+        return torch.where(count > 0, marginal, biases)
+
     def _class_params(self, label: int) -> tuple[Tensor, Tensor, Tensor]:
         w, b, c = self.weight, self.visible_bias[label], self.hidden_bias[label]
         return w.detach().double(), b.detach().double(), c.detach().double()
@@ -324,8 +379,8 @@ class RBM(GenerativeModel):
             steps: intermediate distributions ``K`` (default: ``ais_steps``).
             chains: independent chains (default: ``ais_chains``).
             generator: the source of randomness (``None``: seeded with 0).
-            base_logits: ``b_A``, ``[D]`` or ``[classes, D]`` (default: the visible biases; the
-                paper uses the data's marginal log-odds).
+            base_logits: ``b_A``, ``[D]`` or ``[classes, D]`` (default:
+                :meth:`base_rate_logits`, the training data's marginal log-odds as in the paper).
             schedule: ``"linear"`` or ``"sigmoid"`` spacing of ``beta``
                 (:func:`genzoo.evaluation.ais.annealing_schedule`).
 
@@ -341,13 +396,11 @@ class RBM(GenerativeModel):
         generator = generator or torch.Generator().manual_seed(0)
         betas = annealing_schedule(steps, schedule).tolist()
         results = []
+        bases = self.base_rate_logits() if base_logits is None else base_logits
         for label in range(self.visible_bias.shape[0]):
             w, b, c = self._class_params(label)
-            if base_logits is None:
-                base = b
-            else:
-                base = base_logits.detach().double().to(w.device)
-                base = base[label] if base.dim() == 2 else base
+            base = bases.detach().double().to(w.device)
+            base = base[label] if base.dim() == 2 else base
             log_z_base = self.hidden * math.log(2) + float(F.softplus(base).sum())
 
             v = bernoulli(torch.sigmoid(base).expand(n, -1).contiguous(), generator)
@@ -366,25 +419,130 @@ class RBM(GenerativeModel):
             results.append(AISEstimate(log_mean + log_z_base, log_w, log_z_base, stderr))
         return results
 
-    def log_partition(self, generator: torch.Generator | None = None) -> Tensor:
-        """``log Z_y`` per class, float64 ``[classes]``: exact for small RBMs, else AIS.
+    @property
+    def exact_partition(self) -> bool:
+        """``log_partition`` is exact (the smaller layer has at most ``exact_max_units``)."""
+        return min(self.num_dims, self.hidden) <= self.exact_max_units
 
-        Without a ``generator`` the value is cached until a parameter changes.
+    def log_partition(self, generator: torch.Generator | None = None) -> Tensor:
+        """``log Z_y`` per class, float64 ``[classes]``: exact for small RBMs, else AIS (linear
+        schedule, base rate :meth:`base_rate_logits`).
+
+        Without a ``generator`` the value is cached until a parameter or the base rate changes.
         """
+        tensors = [*self.parameters(), self.data_ones, self.data_count]  # the base rate too
         key = (
-            tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in self.parameters()),
+            tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in tensors),
             self.ais_steps,
             self.ais_chains,
         )
         if generator is None and self._log_z_cache is not None and self._log_z_cache[0] == key:
             return self._log_z_cache[1]
-        if min(self.num_dims, self.hidden) <= self.exact_max_units:
+        runs = None
+        if self.exact_partition:
             log_z = self.log_partition_exact()
         else:
-            log_z = torch.stack([r.log_z for r in self.log_partition_ais(generator=generator)])
+            runs = self.log_partition_ais(generator=generator)
+            log_z = torch.stack([r.log_z for r in runs])
         if generator is None:
-            self._log_z_cache = (key, log_z)
+            self._log_z_cache = (key, log_z, runs)
         return log_z
+
+    @torch.no_grad()
+    def log_partition_lower_bound(self, states: Tensor) -> Tensor:
+        """A certain lower bound on ``log Z_y`` of every class, float64 ``[classes]``.
+
+        ``Z_y = sum_v exp(-F_y(v)) >= sum_{v in S} exp(-F_y(v))`` for any set ``S`` of distinct
+        visible states, so ``logsumexp_{v in S} -F_y(v) <= log Z_y`` with certainty (equal when
+        ``S`` holds all ``2^D`` states). Duplicate rows of ``states`` are dropped first (counted
+        twice they could push the sum above ``Z``).
+
+        Args:
+            states: binary visible states, ``[N, D]`` (any numeric dtype) or images
+                ``[N, C, H, W]``.
+        """
+        if states.dim() != 2:
+            states = states.reshape(states.shape[0], -1)
+        if states.shape[-1] != self.num_dims or states.shape[0] == 0:
+            raise ConfigError(
+                f"the lower bound on log Z needs states [N >= 1, {self.num_dims}], got "
+                f"{list(states.shape)}"
+            )
+        if not bool(((states == 0) | (states == 1)).all()):
+            raise ConfigError("the lower bound on log Z takes binary states (0/1 values)")
+        distinct = states.to(torch.uint8).unique(dim=0)
+        out = []
+        for label in range(self.visible_bias.shape[0]):
+            w, b, c = self._class_params(label)
+            terms = [
+                chunk.to(w.device, w.dtype) @ b
+                + F.softplus(c + chunk.to(w.device, w.dtype) @ w).sum(-1)
+                for chunk in distinct.split(_BOUND_CHUNK)
+            ]
+            out.append(torch.cat(terms).logsumexp(0))
+        return torch.stack(out)
+
+    @torch.no_grad()
+    def likelihood_checks(self, x: Tensor, y: Tensor | None = None) -> dict[str, dict[str, Any]]:
+        """The checks of ``log_prob``'s AIS ``log Z`` (none when ``Z`` is exact), given training
+        images ``x`` (LongTensor ``[N, C, H, W]``, binary; ``y`` is not needed: any distinct
+        states bound every class's ``Z_y``). See :meth:`ais_checks`."""
+        if self.exact_partition:
+            return {}
+        return self.ais_checks(self.log_partition_lower_bound(self.flat(x)))
+
+    @torch.no_grad()
+    def ais_checks(self, lower_bound: Tensor) -> dict[str, dict[str, Any]]:
+        """Check the AIS ``log Z`` that ``log_prob`` uses against a certain lower bound, and run
+        AIS again with the other schedule (``CHECK_SCHEDULE``, same seed).
+
+        Args:
+            lower_bound: a certain lower bound on ``log Z_y`` per class, ``[classes]``
+                (:meth:`log_partition_lower_bound`).
+
+        Returns:
+            ``{"log_z_lower_bound": {"passed", "ais_log_z", "certain_lower_bound", "margin"},
+            "schedule_spread": {"linear", "sigmoid", "spread", "stderr", "steps", "chains"}}``
+            in nats (a float for an unconditional RBM, else one per class). ``passed`` is False
+            when the AIS ``log Z`` is below the bound of some class: that ``log Z`` is provably
+            too low, so the NLL it gives is too good by at least ``-margin`` nats per image. The
+            spread has no verdict (AIS can agree with itself and still be low); ``stderr`` is
+            the delta-method standard error of the ``log Z`` used. Empty when ``Z`` is exact.
+        """
+        if self.exact_partition:
+            return {}
+        used = self.log_partition().double().cpu()  # cached: the log Z log_prob used
+        cache = self._log_z_cache
+        first = cache[2] if cache is not None and cache[2] is not None else None
+        if first is None:
+            first = self.log_partition_ais(generator=torch.Generator().manual_seed(0))
+        second = self.log_partition_ais(
+            generator=torch.Generator().manual_seed(0), schedule=CHECK_SCHEDULE
+        )
+        other = torch.stack([r.log_z for r in second]).double().cpu()
+        lower_bound = lower_bound.double().cpu()
+
+        def shown(t: Tensor) -> float | list[float]:
+            numbers = [float(v) for v in t]
+            return numbers[0] if len(numbers) == 1 else numbers
+
+        stderr = torch.tensor([r.stderr for r in first], dtype=torch.float64)
+        return {
+            "log_z_lower_bound": {
+                "passed": bool((used >= lower_bound).all()),
+                "ais_log_z": shown(used),
+                "certain_lower_bound": shown(lower_bound),
+                "margin": shown(used - lower_bound),
+            },
+            "schedule_spread": {
+                "linear": shown(used),
+                CHECK_SCHEDULE: shown(other),
+                "spread": shown((used - other).abs()),
+                "stderr": shown(stderr),
+                "steps": int(self.ais_steps),
+                "chains": int(self.ais_chains),
+            },
+        }
 
     # ------------------------------------------------------------------ the contract
     @torch.no_grad()
