@@ -177,6 +177,17 @@ def main() -> None:
     parser.add_argument(
         "--num-test", type=int, default=None, help="class-balanced test subset (default: all)"
     )
+    parser.add_argument(
+        "--classifiers",
+        default="naive_bayes,logistic_regression,conditional_pixelcnn,cnn",
+        help="which classifiers to run (comma separated)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="add these rows to the results file (same data and test images) instead of "
+        "replacing it; a row of the same size, seed and classifier is replaced",
+    )
     parser.add_argument("--pixelcnn-steps", type=int, default=500)
     parser.add_argument("--cnn-steps", type=int, default=300)
     args = parser.parse_args()
@@ -210,7 +221,10 @@ def main() -> None:
                         s, r, args.pixelcnn_steps, runs
                     )
                     methods["cnn"] = lambda s=subset, r=seed: cnn(s, r, args.cnn_steps, cache)
+                chosen = set(args.classifiers.split(","))
                 for name, fit in methods.items():
+                    if name not in chosen:
+                        continue
                     t = time.perf_counter()
                     m = classification_metrics(fit(), data.test_labels)
                     rows.append(
@@ -223,10 +237,23 @@ def main() -> None:
                         }
                     )
                     print(f"n={n:6d} seed={seed} {name:22s} error {m['error']:.3f}", flush=True)
+    path = RESULTS / f"gvd-{args.data}.json"
+    commands = ["OMP_NUM_THREADS=1 python " + " ".join(sys.argv)]
+    earlier = 0
+    if args.merge and path.exists():
+        old = json.loads(path.read_text())
+        if old["num_test"] != len(data.test):
+            raise SystemExit(f"{path} scored {old['num_test']} test images, not {len(data.test)}")
+        key = lambda r: (r["n"], r["seed"], r["classifier"])  # noqa: E731
+        new = {key(r) for r in rows}
+        rows = [r for r in old["rows"] if key(r) not in new] + rows
+        commands = old.get("commands", [old["command"]]) + commands
+        earlier = old["seconds_total"]
     summary = _summary(rows)
     payload = {
         "benchmark": "generative_vs_discriminative",
-        "command": "OMP_NUM_THREADS=1 python " + " ".join(sys.argv),
+        "command": commands[0],
+        "commands": commands,
         "data": args.data,
         "num_test": len(data.test),
         "test_subset": "class-balanced, first per class" if args.num_test else "all",
@@ -234,11 +261,10 @@ def main() -> None:
         "cnn_min_steps": args.cnn_steps,
         "summary": summary,
         "rows": rows,
-        "seconds_total": round(time.perf_counter() - start),
+        "seconds_total": earlier + round(time.perf_counter() - start),
         "machine": machine(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"gvd-{args.data}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
     _plot(summary, args.data, RESULTS / f"gvd-{args.data}.png")
     print(_table(summary))
