@@ -206,9 +206,12 @@ class GatedResidualCache:
             self.act = PaddedBuffer(weight, n, wide, *size, padding)
             self.mid = PaddedBuffer(weight, n, wide, *size, padding)
 
-    def __call__(self, x: Tensor, aux: Tensor | None, p: int, q: int | None) -> Tensor:
+    def __call__(
+        self, x: Tensor, aux: Tensor | None = None, p: int | None = None, q: int | None = None
+    ) -> Tensor:
         """The block's output at a region from its input ``x`` and auxiliary input ``aux`` there
-        (row: ``[n, C, W]``; position: ``[n, C]``)."""
+        (row: ``[n, C, W]``; position: ``[n, C]``). A spatial block needs the region: row ``p``
+        or position ``(p, q)``; a ``1 x 1`` block works on any values."""
         if self.act is None:
             h = pointwise(concat_elu(x), *self.conv1)
         else:
@@ -222,6 +225,6 @@ class GatedResidualCache:
             write_region(self.mid, p, q, concat_elu(h))
             h = conv_region(self.mid, self.conv2, p, q)
         if self.bias is not None:
-            h = h + (self.bias if q is not None else self.bias[:, :, None])
+            h = h + (self.bias if x.dim() == 2 else self.bias[:, :, None])
         a, b = h.chunk(2, dim=1)
         return x + a * torch.sigmoid(b)
