@@ -229,8 +229,9 @@ class _AttentionCache:
             attended = ul.new_zeros(n, self.values.shape[1] * self.values.shape[3])
         else:
             q = pointwise(query, *self.query).view(n, self.heads, 1, -1)
-            scores = (q @ self.keys[:, :, :p].transpose(-1, -2)) * self.scale  # [n, heads, 1, p]
-            attended = (torch.softmax(scores, dim=-1) @ self.values[:, :, :p]).reshape(n, -1)
+            keys, values = self.keys[:, :, :p], self.values[:, :, :p]
+            attended = F.scaled_dot_product_attention(q, keys, values, scale=self.scale)
+            attended = attended.reshape(n, -1)
         return self.mix(ul, attended)
 
 
