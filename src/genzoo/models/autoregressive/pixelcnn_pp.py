@@ -59,25 +59,20 @@ from genzoo.distributions import logistic_mixture_channels
 from genzoo.distributions import logistic_mixture_logits as mixture_logits
 from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, LogisticMixtureModel
 from genzoo.models.registry import register_model
-from genzoo.nn.gated_resnet import (
-    GatedResidual,
-    InputUL,
-    ShiftedConv,
-    concat_elu,
-    nin,
-    shift,
-)
+from genzoo.nn.gated_resnet import GatedResidual, InputUL, ShiftedConv, nin, shift
+from genzoo.nn.incremental import SHIFTED_PAD as PAD
 from genzoo.nn.incremental import (
+    GatedResidualCache,
     PaddedBuffer,
-    conv_at,
-    conv_row,
+    conv_region,
     conv_weights,
+    down_shifted_input_row,
+    input_ul_at,
     pointwise,
     previous_pixel,
+    read_region,
+    write_region,
 )
-
-#: zero padding (left, right, top, bottom) of every cached map: enough for ``2 x 3`` and ``2 x 2``
-PAD = (1, 1, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -211,7 +206,8 @@ class PixelCNNpp(LogisticMixtureModel):
 
 
 class _PixelCNNppCache:
-    """Per-node buffers of every activation (raw and ``concat_elu``'d) and block intermediate.
+    """Per-node buffers of every activation, and a :class:`GatedResidualCache` per block (which
+    holds the block's ``concat_elu``'d input and inner activation).
 
     Every buffer is padded by :data:`PAD`; a convolution's output at ``(p, q)`` is then
     :func:`conv_at` at ``(p, q)`` (stride 2: at ``(2p, 2q)``), with offsets for the input layers
@@ -225,30 +221,21 @@ class _PixelCNNppCache:
         self.x = PaddedBuffer(like, n, colors + 1, height, width, PAD)
         self.x.data[:, colors, 1:, 1:-1] = 1.0  # the channel of ones, known in advance
         self.raw: list[PaddedBuffer] = []
-        self.act: list[PaddedBuffer | None] = []  # concat_elu of the raw map, if convolved
-        self.mid: list[PaddedBuffer | None] = []  # concat_elu(conv1 + nin) inside blocks
+        self.blocks: list[GatedResidualCache | None] = []
         self.weights: list[dict[str, tuple[Tensor, Tensor | None]]] = []
-        self.bias: list[Tensor | None] = []
         filters = model.head.in_channels
-        convolved = {node.inputs[0] for node in model.nodes if node.kind == "block"}
-        for k, (node, op) in enumerate(zip(model.nodes, model.ops)):
+        for node, op in zip(model.nodes, model.ops):
             size = model.sizes[node.level]
             self.raw.append(PaddedBuffer(like, n, filters, *size, PAD))
-            wide = 2 * filters  # concat_elu doubles the features
-            self.act.append(PaddedBuffer(like, n, wide, *size, PAD) if k in convolved else None)
             block = node.kind == "block"
-            self.mid.append(PaddedBuffer(like, n, wide, *size, PAD) if block else None)
+            self.blocks.append(GatedResidualCache(op, n, y, size, PAD) if block else None)
             if block:
-                parts = {"conv1": op.conv_in, "conv2": op.conv_out}
-                if op.aux is not None:
-                    parts["nin"] = op.aux
+                parts = {}
             elif isinstance(op, InputUL):
                 parts = {"down": op.down, "right": op.right}
             else:
                 parts = {"conv": op}
             self.weights.append({name: conv_weights(m) for name, m in parts.items()})
-            embed = getattr(op, "embed", None)
-            self.bias.append(None if embed is None or y is None else embed(y)[:, :, None])
         self.head = conv_weights(model.head)
         self.params: Tensor | None = None
 
@@ -286,10 +273,14 @@ class _PixelCNNppCache:
     def _compute(self, k: int, p: int, q: int | None) -> None:
         """Node ``k`` at row ``p`` (``q is None``) or position ``(p, q)`` of its resolution."""
         node, w = self.model.nodes[k], self.weights[k]
-        if node.kind == "input":
-            value = self._input(node, w, p, q)
+        if node.kind == "input" and node.stream == "u":
+            value = down_shifted_input_row(self.x, w["conv"], p)
+        elif node.kind == "input":
+            value = input_ul_at(self.x, w["down"], w["right"], p, q)
         elif node.kind == "down":
-            value = _conv(self.raw[node.inputs[0]], w["conv"], 2 * p, q if q is None else 2 * q)
+            value = conv_region(
+                self.raw[node.inputs[0]], w["conv"], 2 * p, q if q is None else 2 * q
+            )
             if q is None:
                 value = value[..., ::2]  # the stride-1 row, every other column
         elif node.kind == "up":
@@ -302,52 +293,7 @@ class _PixelCNNppCache:
             else:
                 value = F.linear(low.read(p // 2, q // 2), weight[:, :, p % 2, q % 2].T, bias)
         else:
-            value = self._block(k, node, w, p, q)
-        self._store(k, p, q, value)
-
-    def _input(self, node: Node, w: dict, p: int, q: int | None) -> Tensor:
-        if node.stream == "u":  # downshift(conv_2x3(x)): row p is conv row p - 1
-            if p == 0:
-                return self.x.data.new_zeros(self.n, w["conv"][0].shape[0], self.x.width)
-            return conv_row(self.x, *w["conv"], p - 1)
-        value = self.x.data.new_zeros(self.n, w["down"][0].shape[0])
-        if p > 0:  # downshift(conv_1x3(x)) at (p, q) = conv_1x3 at (p - 1, q): rows offset by 1
-            value = value + conv_at(self.x, *w["down"], p, q)
-        if q > 0:  # rightshift(conv_2x1(x)) at (p, q) = conv_2x1 at (p, q - 1): cols offset 1
-            value = value + conv_at(self.x, *w["right"], p, q)
-        return value
-
-    def _block(self, k: int, node: Node, w: dict, p: int, q: int | None) -> Tensor:
-        a = _conv(self.act[node.inputs[0]], w["conv1"], p, q)
-        if "nin" in w:
-            aux = torch.cat([_read(self.raw[m], p, q) for m in node.inputs[1:]], dim=1)
-            a = a + pointwise(concat_elu(aux), *w["nin"])
-        mid = self.mid[k]
-        _write(mid, p, q, concat_elu(a))
-        a = _conv(mid, w["conv2"], p, q)
-        if self.bias[k] is not None:
-            a = a + (self.bias[k] if q is None else self.bias[k][:, :, 0])
-        value, gate = a.chunk(2, dim=1)
-        return _read(self.raw[node.inputs[0]], p, q) + value * torch.sigmoid(gate)
-
-    def _store(self, k: int, p: int, q: int | None, value: Tensor) -> None:
-        _write(self.raw[k], p, q, value)
-        if self.act[k] is not None:
-            _write(self.act[k], p, q, concat_elu(value))
-
-
-def _conv(buffer: PaddedBuffer, weights: tuple[Tensor, Tensor | None], p: int, q: int | None):
-    """Stride-1 convolution padded like :data:`PAD` at row ``p`` or position ``(p, q)``."""
-    return conv_row(buffer, *weights, p) if q is None else conv_at(buffer, *weights, p, q)
-
-
-def _read(buffer: PaddedBuffer, p: int, q: int | None) -> Tensor:
-    """Row ``p`` ``[n, C, W]`` or position ``(p, q)`` ``[n, C]`` of a buffer."""
-    return buffer.data[:, :, p + buffer.top, buffer.left : -1] if q is None else buffer.read(p, q)
-
-
-def _write(buffer: PaddedBuffer, p: int, q: int | None, value: Tensor) -> None:
-    if q is None:
-        buffer.write_row(p, value)
-    else:
-        buffer.write(p, q, value)
+            aux = [read_region(self.raw[m], p, q) for m in node.inputs[1:]]
+            residual = read_region(self.raw[node.inputs[0]], p, q)
+            value = self.blocks[k](residual, torch.cat(aux, dim=1) if aux else None, p, q)
+        write_region(self.raw[k], p, q, value)

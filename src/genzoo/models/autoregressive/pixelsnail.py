@@ -23,6 +23,15 @@ Deviations from the paper:
 * much smaller defaults (the paper: 256 filters, 12 blocks of 4 residual blocks, key size 16, 10
   mixture components, 8 GPUs) sized for a 2-core CPU on 8 x 8 digits and 28 x 28 Fashion-MNIST;
 * no exponential moving average or Polyak averaging in the model (``genzoo train --ema-decay``).
+
+Cached sampling (:class:`_PixelSNAILCache`, the convolution caches of Ramachandran et al. 2017 plus
+a key/value cache per attention block): ``u`` sees only the rows above, so each of its rows is
+computed once, at the first pixel of the row; ``ul`` is computed at the new pixel only, block by
+block. An attention block's query at pixel ``p`` needs only ``ul`` at ``p``; it attends over the
+stored keys and values of pixels ``0 .. p - 1``. The key and value of ``p`` are built from the image
+at ``p``, so they are added when ``p`` is complete: at the first colour of pixel ``p + 1``. Per
+pixel the cost is the blocks' few taps plus ``p`` dot products per attention head, instead of a
+full pass.
 """
 
 from __future__ import annotations
@@ -36,11 +45,22 @@ from torch import Tensor, nn
 
 from genzoo.core.params import Constraint, Float, Int
 from genzoo.distributions import logistic_mixture_channels
+from genzoo.distributions import logistic_mixture_logits as mixture_logits
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, LogisticMixtureModel
 from genzoo.models.registry import register_model
 from genzoo.nn.attention import CausalSelfAttention
 from genzoo.nn.gated_resnet import GatedResidual, InputUL, ShiftedConv, nin, shift
+from genzoo.nn.incremental import (
+    SHIFTED_PAD,
+    GatedResidualCache,
+    PaddedBuffer,
+    conv_weights,
+    down_shifted_input_row,
+    input_ul_at,
+    pointwise,
+    previous_pixel,
+)
 
 #: the two streams' convolutions, PixelCNN++'s: ``u`` down-shifted 2x3, ``ul`` down-right 2x2
 down_conv = partial(ShiftedConv, kernel=(2, 3), right=False)
@@ -166,3 +186,109 @@ class PixelSNAIL(LogisticMixtureModel):
                 ul = self.ul_blocks[r](ul, aux=u, y=y)
             ul = attention(ul, x, background, y)
         return self.head(F.elu(ul))
+
+    def incremental_sampler(self, n: int, y: Tensor | None) -> _PixelSNAILCache:
+        return _PixelSNAILCache(self, n, y)
+
+
+class _AttentionCache:
+    """One :class:`AttentionBlock` at one pixel at a time, with the keys and values ``[n, heads,
+    H * W, D]`` of the pixels already complete."""
+
+    def __init__(self, block: AttentionBlock, n: int, y: Tensor | None, positions: int) -> None:
+        self.context = GatedResidualCache(block.context, n, y)
+        self.query_block = GatedResidualCache(block.query, n, y)
+        self.mix = GatedResidualCache(block.mix, n, y)
+        attention = block.attention
+        self.query = conv_weights(attention.query)
+        self.key_value = conv_weights(attention.key_value)
+        self.heads, self.split = attention.heads, [attention.key_channels, attention.value_channels]
+        like = self.query[0]
+        dk, dv = (c // self.heads for c in self.split)
+        self.scale = dk**-0.5
+        self.keys = like.new_zeros(n, self.heads, positions, dk)
+        self.values = like.new_zeros(n, self.heads, positions, dv)
+        self.ul: Tensor | None = None  # the block's input at the newest pixel
+
+    def remember(self, p: int, x: Tensor, background: Tensor) -> None:
+        """Add the key and value of pixel ``p`` (the newest one, now complete: scaled colours
+        ``x [n, C]``, ``background [n, 2]``)."""
+        context = self.context(torch.cat([x, self.ul, background], dim=1))
+        key, value = pointwise(context, *self.key_value).split(self.split, dim=1)
+        n = key.shape[0]
+        self.keys[:, :, p] = key.view(n, self.heads, -1)
+        self.values[:, :, p] = value.view(n, self.heads, -1)
+
+    def __call__(self, ul: Tensor, background: Tensor, p: int) -> Tensor:
+        """The block's output ``[n, channels]`` at pixel ``p`` from its input ``ul [n, channels]``;
+        attends to the pixels ``< p`` (position 0: to nothing, zeros)."""
+        self.ul = ul
+        n = ul.shape[0]
+        query = self.query_block(torch.cat([ul, background], dim=1))
+        if p == 0:
+            attended = ul.new_zeros(n, self.values.shape[1] * self.values.shape[3])
+        else:
+            q = pointwise(query, *self.query).view(n, self.heads, 1, -1)
+            keys, values = self.keys[:, :, :p], self.values[:, :, :p]
+            attended = F.scaled_dot_product_attention(q, keys, values, scale=self.scale)
+            attended = attended.reshape(n, -1)
+        return self.mix(ul, attended)
+
+
+class _PixelSNAILCache:
+    """Buffers of the image and of every convolved block, the current row of every ``u`` map, and
+    an :class:`_AttentionCache` per attention block."""
+
+    def __init__(self, model: PixelSNAIL, n: int, y: Tensor | None) -> None:
+        self.model = model
+        colors, height, width = model.shape
+        like = model.head.weight
+        self.x = PaddedBuffer(like, n, colors + 1, height, width, SHIFTED_PAD)
+        self.x.data[:, colors, 1:, 1:-1] = 1.0  # the channel of ones, known in advance
+        self.u_input = conv_weights(model.u_input)
+        self.ul_input = conv_weights(model.ul_input.down), conv_weights(model.ul_input.right)
+        size = (height, width)
+        self.u_blocks = [GatedResidualCache(b, n, y, size) for b in model.u_blocks]
+        self.ul_blocks = [GatedResidualCache(b, n, y, size) for b in model.ul_blocks]
+        self.attention = [_AttentionCache(b, n, y, height * width) for b in model.attention]
+        self.u_rows: list[Tensor] = []  # row i of the output of every u block
+        background = model.background.to(like.dtype)[0]  # [2, H, W]
+        self.background = background.permute(1, 2, 0)[:, :, None].expand(-1, -1, n, -1)
+        self.head = conv_weights(model.head)
+        self.params: Tensor | None = None
+
+    def logits(self, x: Tensor, i: int, j: int, c: int) -> Tensor:
+        model = self.model
+        if c == 0:  # the network runs once per pixel; the previous pixel is now complete
+            width = model.shape[2]
+            previous = previous_pixel(i, j, width)
+            if previous is not None:
+                pi, pj = previous
+                scaled = model.scale(x[:, :, pi, pj])
+                self.x.data[:, :-1, pi + 1, pj + 1] = scaled
+                for attention in self.attention:
+                    attention.remember(pi * width + pj, scaled, self.background[pi, pj])
+            if j == 0:
+                self._rows(i)
+            self._pixel(i, j)
+        pixel = x[:, :, i : i + 1, j : j + 1]
+        return mixture_logits(self.params, pixel, model.levels)[:, :, c, 0, 0]
+
+    def _rows(self, i: int) -> None:
+        """Row ``i`` of every ``u`` map (it sees the rows above only, now all final)."""
+        u = down_shifted_input_row(self.x, self.u_input, i)
+        self.u_rows = []
+        for block in self.u_blocks:
+            u = block(u, None, i, None)
+            self.u_rows.append(u)
+
+    def _pixel(self, i: int, j: int) -> None:
+        """``ul`` at pixel ``(i, j)`` through every block, then the mixture parameters."""
+        resnets = self.model.num_resnets
+        p, background = i * self.model.shape[2] + j, self.background[i, j]
+        ul = input_ul_at(self.x, *self.ul_input, i, j)
+        for b, attention in enumerate(self.attention):
+            for r in range(b * resnets, (b + 1) * resnets):
+                ul = self.ul_blocks[r](ul, self.u_rows[r][:, :, j], i, j)
+            ul = attention(ul, background, p)
+        self.params = pointwise(F.elu(ul), *self.head)[:, :, None, None]
