@@ -675,6 +675,60 @@ def readme() -> str:
     return measured_line(files) + "\n" + note + "\n" + body + tasks
 
 
+#: the zoo's taxonomy keys, as the table names them
+ZOO_FAMILIES = {
+    "tractable": "explicit, tractable",
+    "approximate": "explicit, approximate",
+    "implicit": "implicit",
+    "classic": "classic",
+}
+
+
+def zoo(data: str = "digits") -> str:
+    """``benchmarks/zoo.py``: ``make zoo``'s comparison, one model per family."""
+    name = f"zoo-{data}.json"
+    d = load(name)
+    rows = []
+    for r in d["rows"]:
+        bpd = "—"
+        if r["bits_per_dim"] is not None:
+            bpd = f(r["bits_per_dim"]) + (" (bound)" if r["density"] == "bound" else "")
+        rows.append(
+            (
+                f"`{r['model']}`",
+                ZOO_FAMILIES.get(r["family"], r["family"]),
+                bpd,
+                f(r["fid"], 1),
+                f(r["precision"], 2),
+                f(r["recall"], 2),
+                count(int(r["steps"])) if r["steps"] is not None else "—",
+                count(r["parameters"]),
+            )
+        )
+    body = table(
+        ["model", "density", "test bits/dim", "FID", "precision", "recall", "steps", "parameters"],
+        rows,
+    )
+    split = d["split"]
+    budget = (
+        f"{d['minutes_per_model']:g} training minutes"
+        if d["minutes_per_model"]
+        else f"{d['steps_per_model']:,} steps"
+    )
+    before = d["machine"]["load_average_before"][0]
+    real = next((r["fid_floor"] for r in d["rows"] if r["fid_floor"] is not None), None)
+    recipe = " (`make zoo`'s recipe)" if d["command"].strip() == "python benchmarks/zoo.py" else ""
+    head = (
+        f"`{d['command']}`{recipe}: {budget} per model on {data} "
+        f"({split['num_test_images']:,} test images; uniform = {split['uniform_bits_per_dim']:.2f} "
+        f"bits/dim), {d['seconds_total'] / 60:.0f} minutes in all with both cores (load average "
+        f"{before:.1f} at the start). FID, precision and recall of samples against the test "
+        f"images on a small classifier's features (the floor of real training images: FID "
+        f"{f(real, 1)}). A bound is an upper bound on the bits/dim."
+    )
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
 def ood(data: str = "digits") -> str:
     """``benchmarks/ood.py``: AUROC [bootstrap interval] of every score, both directions."""
     name = f"ood-{data}.json"
@@ -722,7 +776,14 @@ def generative_vs_discriminative(data: str = "digits") -> str:
             cells.append(f"{r['error_mean']:.3f}{spread}")
         rows.append((m.replace("_", " "), *cells))
     body = table(["test error", *[f"n = {n}" for n in sizes]], rows)
-    head = f"`{d['command']}` ({d['num_test']} test images; ± is the spread over seeds)."
+    runs = " then ".join(f"`{c}`" for c in d.get("commands", [d["command"]]))
+    pixelcnn = d["pixelcnn"]
+    head = (
+        f"{runs} ({d['num_test']:,} test images; ± is the spread over seeds; the conditional "
+        f"PixelCNN trains {pixelcnn['steps']:,} steps at lr {pixelcnn['lr']:g})."
+        if "conditional_pixelcnn" in d["summary"]
+        else f"{runs} ({d['num_test']:,} test images; ± is the spread over seeds)."
+    )
     return measured_line([name]) + f"\n{head}\n\n{body}"
 
 
@@ -810,6 +871,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "memory": memory,
     "conditional-sampling": conditional_sampling,
     "gvd-digits": generative_vs_discriminative,
+    "gvd-fashion-mnist": functools.partial(generative_vs_discriminative, "fashion-mnist"),
+    "zoo-digits": zoo,
     "readme": readme,
 }
 
