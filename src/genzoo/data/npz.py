@@ -32,6 +32,11 @@ def load_npz(path: str) -> RawSplits:
             bad labels.
     """
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DatasetError(
+            f"npz:{path}: {file} is a directory, not a .npz archive; pass npz:PATH of a .npz "
+            "file (a directory of images is folder:PATH)"
+        )
     if not file.is_file():
         raise DatasetError(f"npz:{path}: no such file {file}; pass npz:PATH of a .npz archive")
     try:
