@@ -117,7 +117,8 @@ class Dataset:
                     f"Dataset {self.name!r}: {split}_labels must lie in [0, {self.num_classes}); "
                     "fix the labels or num_classes"
                 )
-        if self.class_names is not None and len(self.class_names) != self.num_classes:
+        names = self.class_names  # (kept, unchecked, by a copy whose labels were dropped)
+        if names is not None and self.num_classes is not None and len(names) != self.num_classes:
             raise ConfigError(
                 f"Dataset {self.name!r}: {len(self.class_names)} class_names for num_classes="
                 f"{self.num_classes}; pass one name per class"
