@@ -67,7 +67,7 @@ def check_dataset(data: Dataset, *, loaded: bool = True) -> None:
             assert images.numel() == 0 or 0 <= int(images.min()) <= int(images.max()) < levels
         n = getattr(data, split).shape[0]
         labels = getattr(data, f"{split}_labels")
-        assert (labels is None) == (data.num_classes is None)
+        assert labels is None or data.num_classes is not None
         if labels is not None:
             assert labels.dtype == torch.long and labels.shape == (n,)
             assert n == 0 or 0 <= int(labels.min()) <= int(labels.max()) < data.num_classes

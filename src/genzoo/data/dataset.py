@@ -93,12 +93,12 @@ class Dataset:
                     f"{split}_raw {raw.shape[0]}; build both from the same images"
                 )
             labels = getattr(self, f"{split}_labels")
-            if (labels is None) != (self.num_classes is None):
+            # (num_classes without labels is a labelled dataset's copy with the labels
+            # dropped: training a class-conditional model on it says so)
+            if labels is not None and self.num_classes is None:
                 raise ConfigError(
-                    f"Dataset {self.name!r}: {split}_labels "
-                    f"{'are missing' if labels is None else 'are given'} but num_classes is "
-                    f"{self.num_classes}; pass labels for both splits with num_classes, or "
-                    "neither"
+                    f"Dataset {self.name!r}: {split}_labels are given but num_classes is None; "
+                    "pass num_classes (labels lie in [0, num_classes)) or no labels"
                 )
             if labels is None:
                 continue
