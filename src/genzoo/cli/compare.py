@@ -7,7 +7,6 @@ whether its number is exact or a bound.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,13 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from genzoo.cli.probe import write_result
+    from genzoo.core.atomic import atomic_write
     from genzoo.evaluation.comparison import density_comparison, density_table
 
     result = density_comparison(args.run_dirs)
     table = density_table(result)
     print(table)
     if args.out:
-        Path(args.out).write_text(table + "\n")
+        atomic_write(args.out, table + "\n")
         print(f"wrote {args.out}")
     write_result(args.json, result)
     return 0

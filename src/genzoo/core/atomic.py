@@ -49,6 +49,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     read-only folder) becomes :class:`~genzoo.errors.StorageError`.
     """
     target = Path(path)
+    if target.is_dir():
+        raise StorageError(f"{target} is a folder; pass the name of a file to write")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

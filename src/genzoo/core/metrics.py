@@ -312,6 +312,11 @@ def read_metrics(path: Path) -> RunMetrics:
     Raises:
         ModelError: missing, unreadable, or not a metrics file of a genzoo run.
     """
+    if path.parent.is_file() or not path.parent.exists():
+        what = "a file" if path.parent.is_file() else "missing"
+        raise ModelError(
+            f"{path.parent} is {what}, not a run folder; pass the output folder of `genzoo train`"
+        )
     if not path.is_file():
         raise ModelError(
             f"{path.parent} has no {path.name}; evaluate the run first with "

@@ -176,6 +176,17 @@ class Check(Constraint):
 
 Table = Mapping[str, Constraint]
 
+#: The most layers, blocks or stages a depth parameter takes. Every layer is at least one Python
+#: module, so no machine builds 10**6 of them in useful time; without a bound
+#: ``num_layers=10**12`` (a typo) would loop until memory ran out instead of being refused.
+#: Networks of a few hundred layers stay allowed.
+MAX_DEPTH = 10_000
+
+
+def depth(min: int = 1) -> Int:
+    """A number of layers, blocks or stages: an integer in ``[min, MAX_DEPTH]``."""
+    return Int(min=min, max=MAX_DEPTH)
+
 
 def flag(name: str) -> str:
     """``grad_clip`` -> ``--grad-clip``."""

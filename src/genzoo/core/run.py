@@ -32,7 +32,7 @@ from typing import Any
 from genzoo.core.artifact import CONFIG_NAME, WEIGHTS_NAME
 from genzoo.core.atomic import atomic_write_json
 from genzoo.core.metrics import RunMetrics, read_metrics
-from genzoo.errors import GenzooError, ModelError, TrainingError
+from genzoo.errors import GenzooError, ModelError, StorageError, TrainingError
 
 
 class RunFolder:
@@ -56,6 +56,26 @@ class RunFolder:
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
+
+    def create(self) -> None:
+        """Make the run's folder (and its parents) if missing.
+
+        Raises:
+            StorageError: ``path``, or one of its parents, is a file, or cannot be created.
+        """
+        blocking = next((p for p in (self.path, *self.path.parents) if p.is_file()), None)
+        if blocking is not None:
+            raise StorageError(
+                f"{blocking} is a file, but the run {self.path} must be a folder; choose "
+                "another --out"
+            )
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the run folder {self.path}: {exc.strerror or exc}; choose a "
+                "writable --out"
+            ) from exc
 
     def __fspath__(self) -> str:
         return str(self.path)
@@ -117,7 +137,7 @@ class RunFolder:
         return read_metrics(self.metrics_json)
 
     def write_metrics(self, metrics: RunMetrics) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.create()
         return atomic_write_json(self.metrics_json, metrics.to_dict())
 
     def read_json(self, path: Path) -> dict[str, Any]:
@@ -147,7 +167,7 @@ class RunFolder:
         return self.read_json(self.data_spec)
 
     def write_data_spec(self, spec: dict[str, Any]) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.create()
         return atomic_write_json(self.data_spec, spec)
 
     # ------------------------------------------------------------------ one writer at a time
@@ -162,7 +182,7 @@ class RunFolder:
         Raises:
             TrainingError: another live process holds the lock.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.create()
         path = self.path / self.LOCK
         mine = {"pid": os.getpid(), "host": socket.gethostname()}
         for _ in range(2):

@@ -8,13 +8,14 @@ and returns the tensors a model sees.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from genzoo.core import params as P
 from genzoo.errors import ConfigError, DatasetError
 
 #: Seed of the permutation behind every split genzoo makes itself (never the global RNG).
@@ -69,6 +70,14 @@ class Dataset:
     task: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        P.validate(_FIELDS, values, owner=f"Dataset {self.name!r}")
+        for name in ("levels", "raw_levels", "num_classes", "condition_levels"):  # NumPy ints
+            if values[name] is not None:
+                object.__setattr__(self, name, int(values[name]))
+        for name in ("shape", "condition_shape"):
+            if values[name] is not None:
+                object.__setattr__(self, name, tuple(int(s) for s in values[name]))
         if not 2 <= self.levels <= self.raw_levels:
             raise ConfigError(
                 f"Dataset {self.name!r}: levels={self.levels} must lie in [2, raw_levels="
@@ -84,6 +93,13 @@ class Dataset:
                     f"{split}_raw {raw.shape[0]}; build both from the same images"
                 )
             labels = getattr(self, f"{split}_labels")
+            # (num_classes without labels is a labelled dataset's copy with the labels
+            # dropped: training a class-conditional model on it says so)
+            if labels is not None and self.num_classes is None:
+                raise ConfigError(
+                    f"Dataset {self.name!r}: {split}_labels are given but num_classes is None; "
+                    "pass num_classes (labels lie in [0, num_classes)) or no labels"
+                )
             if labels is None:
                 continue
             if labels.dtype != torch.long or labels.shape != (images.shape[0],):
@@ -101,6 +117,12 @@ class Dataset:
                     f"Dataset {self.name!r}: {split}_labels must lie in [0, {self.num_classes}); "
                     "fix the labels or num_classes"
                 )
+        names = self.class_names  # (kept, unchecked, by a copy whose labels were dropped)
+        if names is not None and self.num_classes is not None and len(names) != self.num_classes:
+            raise ConfigError(
+                f"Dataset {self.name!r}: {len(self.class_names)} class_names for num_classes="
+                f"{self.num_classes}; pass one name per class"
+            )
         self._check_conditions()
 
     def _check_conditions(self) -> None:
@@ -164,6 +186,35 @@ class Dataset:
             y=None if labels is None else labels[index],
             c=None if condition is None else condition[index],
         )
+
+
+def _is(kind: type, text: str) -> P.Check:
+    return P.Check(lambda v: isinstance(v, kind), text)
+
+
+_TENSOR = _is(torch.Tensor, "a torch.Tensor (LongTensor of levels)")
+_SHAPE = P.Sequence(P.Int(min=1), length=3)
+#: what each field of a :class:`Dataset` may be (its relations are checked by ``__post_init__``)
+_FIELDS: dict[str, P.Constraint] = {
+    "name": _is(str, "a string"),
+    "train": _TENSOR,
+    "test": _TENSOR,
+    "train_labels": P.Optional(_TENSOR),
+    "test_labels": P.Optional(_TENSOR),
+    "levels": P.Int(min=2),
+    "shape": _SHAPE,
+    "num_classes": P.Optional(P.Int(min=1)),
+    "source": _is(str, "a string"),
+    "raw_levels": P.Int(min=2),
+    "train_raw": _TENSOR,
+    "test_raw": _TENSOR,
+    "class_names": P.Optional(P.Sequence(_is(str, "a string"))),
+    "train_condition": P.Optional(_TENSOR),
+    "test_condition": P.Optional(_TENSOR),
+    "condition_shape": P.Optional(_SHAPE),
+    "condition_levels": P.Optional(P.Int(min=2)),
+    "task": P.Optional(_is(dict, "a dict")),
+}
 
 
 @dataclass(frozen=True)
@@ -264,8 +315,14 @@ def dynamic_binarize(
     return torch.bernoulli(probs, generator=generator).long()
 
 
+#: The largest image side ``size=`` resizes to: a JPEG's largest side (65,535 pixels). One plane
+#: of that size is already 4 GB; a larger side is a typo, refused before anything is allocated.
+MAX_SIDE = 65_535
+
+
 def normalize_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
-    """``None`` → ``None``; ``n`` → ``(n, n)``; ``(H, W)`` → ``(H, W)``; else ConfigError."""
+    """``None`` → ``None``; ``n`` → ``(n, n)``; ``(H, W)`` → ``(H, W)`` with sides in
+    ``[1, MAX_SIDE]``; else ConfigError."""
     if size is None:
         return None
     if isinstance(size, int | np.integer) and not isinstance(size, bool):
@@ -276,10 +333,11 @@ def normalize_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
         or len(size) != 2
         or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in size)
         or min(size) < 1
+        or max(size) > MAX_SIDE
     ):
         raise ConfigError(
-            f"size must be a positive int or a pair (H, W) of positive ints, got {size!r}; "
-            "pass e.g. size=28 or size=(32, 32)"
+            f"size must be a positive int or a pair (H, W) of positive ints up to {MAX_SIDE:,}, "
+            f"got {size!r}; pass e.g. size=28 or size=(32, 32)"
         )
     return int(size[0]), int(size[1])
 
@@ -304,7 +362,13 @@ def resize_images(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     n, c = x.shape[:2]
     if tuple(x.shape[2:]) == size:
         return x
-    out = np.empty((n, c, *size), dtype=np.uint8)
+    try:
+        out = np.empty((n, c, *size), dtype=np.uint8)
+    except (MemoryError, ValueError) as exc:  # numpy: 'Unable to allocate ...'
+        raise ConfigError(
+            f"{n:,} images of {c}x{size[0]}x{size[1]} do not fit in memory ({exc}); pass a "
+            "smaller size"
+        ) from exc
     for i in range(n):
         for j in range(c):
             out[i, j] = resize_plane(x[i, j], size)

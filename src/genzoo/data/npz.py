@@ -32,6 +32,11 @@ def load_npz(path: str) -> RawSplits:
             bad labels.
     """
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DatasetError(
+            f"npz:{path}: {file} is a directory, not a .npz archive; pass npz:PATH of a .npz "
+            "file (a directory of images is folder:PATH)"
+        )
     if not file.is_file():
         raise DatasetError(f"npz:{path}: no such file {file}; pass npz:PATH of a .npz archive")
     try:
@@ -55,6 +60,12 @@ def load_npz(path: str) -> RawSplits:
         raise DatasetError(
             f"cannot read npz:{path}: {reason}; write it with numpy.savez(path, x=..., y=...)"
         ) from err
+    loose = sorted(key for key, value in arrays.items() if not isinstance(value, np.ndarray))
+    if loose:  # numpy hands back the raw bytes of a zip member that is no .npy file
+        raise DatasetError(
+            f"npz:{path}: member(s) {', '.join(loose)} are not .npy arrays (a zip archive "
+            "written by another tool?); write it with numpy.savez(path, x=..., y=...)"
+        )
     if "x" not in arrays:
         raise DatasetError(
             f"npz:{path} has no array 'x' (found {sorted(arrays) or 'none'}); save the images "
@@ -64,6 +75,12 @@ def load_npz(path: str) -> RawSplits:
     y = _labels(arrays.get("y"), "y", len(x), path)
     if "x_test" in arrays:
         x_test = _images(arrays["x_test"], "x_test", path)
+        for key, images in (("x", x), ("x_test", x_test)):
+            if not len(images):
+                raise DatasetError(
+                    f"npz:{path}: array '{key}' holds no image; both splits need images (or "
+                    "save only x for a 90/10 split)"
+                )
         if x_test.shape[1:] != x.shape[1:]:
             raise DatasetError(
                 f"npz:{path}: x_test images are {x_test.shape[1:]} (C, H, W) but x images are "
@@ -100,6 +117,11 @@ def _images(a: np.ndarray, key: str, path: str) -> np.ndarray:
             f"npz:{path}: array '{key}' has dtype {a.dtype}, expected uint8; convert it to "
             "uint8 levels 0..255 (e.g. (x * 255).round().astype(numpy.uint8) for floats in [0, 1])"
         )
+    if a.ndim in (3, 4) and 0 in a.shape[1:]:
+        raise DatasetError(
+            f"npz:{path}: array '{key}' has shape {a.shape}: images of no pixels; save images "
+            "of at least 1x1 pixels"
+        )
     if a.ndim == 3:
         return a[:, None]
     if a.ndim == 4 and a.shape[3] in (1, 3):
@@ -120,6 +142,11 @@ def _labels(a: np.ndarray | None, key: str, n: int, path: str) -> np.ndarray | N
         raise DatasetError(
             f"npz:{path}: array '{key}' must hold {n} integer labels, got {a.dtype} {a.shape};"
             " save one integer class per image"
+        )
+    if n and int(a.max()) > np.iinfo(np.int64).max:
+        raise DatasetError(
+            f"npz:{path}: array '{key}' has labels up to {int(a.max())}; use classes "
+            "0..num_classes-1"
         )
     if n and int(a.min()) < 0:
         raise DatasetError(

@@ -184,6 +184,17 @@ def apply_task(dataset: Dataset, task: str | Task | dict[str, Any], **options: A
     """
     if isinstance(task, dict):
         spec = dict(task)
+        if "name" not in spec or any(not isinstance(k, str) for k in spec):
+            raise ConfigError(
+                f"a task given as a dict must be {{'name': NAME, **options}} with string keys, "
+                f"got {task!r}; see `genzoo tasks`"
+            )
+        twice = sorted(set(spec) & set(options))
+        if twice:
+            raise ConfigError(
+                f"task option(s) {', '.join(twice)} given both in the task dict and as "
+                "options; pass each once"
+            )
         return make_task(spec.pop("name"), **spec, **options).apply(dataset)
     return make_task(task, **options).apply(dataset)
 

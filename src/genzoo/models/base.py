@@ -75,6 +75,28 @@ _BASE_ARGS = ("shape", "levels", "num_classes", "condition_shape", "condition_le
 _SHAPE = Sequence(Int(min=1), length=3)
 
 
+def _too_large(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch failing to allocate a network, or a size beyond 64 bits."""
+    if isinstance(exc, MemoryError | OverflowError):
+        return True
+    text = str(exc).lower()
+    if isinstance(exc, TypeError | ValueError):  # torch: '... Overflow when unpacking long'
+        return "overflow" in text
+    return any(k in text for k in ("can't allocate memory", "out of memory", "overflow"))
+
+
+def _too_large_message(owner: str, values: dict[str, Any], exc: BaseException) -> str:
+    """What to say when the sizes in ``values`` ask for more memory than there is."""
+    sizes = [(v, k) for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)]
+    sizes += [(v, f"shape[{i}]") for i, v in enumerate(values.get("shape") or ())]
+    largest = ", ".join(f"{k}={v}" for v, k in sorted(sizes, reverse=True)[:3])
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"{owner}: these hyper-parameters describe a network too large to build ({reason}); "
+        f"reduce the largest sizes ({largest})"
+    )
+
+
 def with_condition(c: Tensor | None) -> dict[str, Tensor]:
     """``{"c": c}``, or ``{}`` without a condition: generic callers pass ``**with_condition(c)``
     so that models written before image conditions (``loss(x, y)``) keep working."""
@@ -188,7 +210,15 @@ class GenerativeModel(nn.Module):
                         config.update(value)
                     else:
                         config[pname] = value
-            init(self, *args, **kw)
+            try:
+                init(self, *args, **kw)
+            except (MemoryError, OverflowError, RuntimeError, TypeError, ValueError) as exc:
+                if not outermost or not _too_large(exc):
+                    raise
+                kind = type(self)
+                raise ConfigError(
+                    _too_large_message(kind.name or kind.__name__, values, exc)
+                ) from exc
             if outermost:
                 self.__dict__["config"] = _jsonable(config)
                 self.__dict__["_recording_config"] = False

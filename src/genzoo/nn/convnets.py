@@ -31,9 +31,23 @@ def stage_sizes(height: int, width: int, stages: int) -> list[tuple[int, int]]:
     return sizes
 
 
-def _check(stages: int, channels: int, hidden: int) -> None:
-    if stages < 0:
-        raise ConfigError(f"stages must be >= 0, got {stages}")
+def check_stages(stages: int, height: int, width: int, *, name: str = "stages") -> int:
+    """``stages``, unless stride-2 stages that halve a ``height x width`` map (rounding up)
+    would run on a ``1 x 1`` map: then :class:`ConfigError`. At most
+    ``ceil(log2(max(H, W)))``; past it every stage only doubles the width (``2**stages``
+    channels) of a one-pixel map.
+    """
+    limit = (max(height, width) - 1).bit_length()
+    if stages < 0 or stages > limit:
+        raise ConfigError(
+            f"{name}={stages} is invalid for a {height}x{width} image: each stage halves it "
+            f"and {limit} reach one pixel; pass {name} between 0 and {limit} or leave it None"
+        )
+    return stages
+
+
+def _check(stages: int, channels: int, hidden: int, height: int, width: int) -> None:
+    check_stages(stages, height, width)
     if channels < 1 or hidden < 1:
         raise ConfigError(f"channels and hidden must be positive, got {channels}, {hidden}")
 
@@ -63,7 +77,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, h, w = shape
         stages = default_stages(h, w) if stages is None else stages
-        _check(stages, channels, hidden)
+        _check(stages, channels, hidden, h, w)
         layers: list[nn.Module] = [nn.Conv2d(c, channels, 3, padding=1), nn.SiLU()]
         width = channels
         for _ in range(stages):
@@ -108,7 +122,7 @@ class ConvDecoder(nn.Module):
         super().__init__()
         _, h, w = shape
         stages = default_stages(h, w) if stages is None else stages
-        _check(stages, channels, hidden)
+        _check(stages, channels, hidden, h, w)
         self.sizes = stage_sizes(h, w, stages)
         self.top = channels * 2**stages
         bottom_h, bottom_w = self.sizes[-1]

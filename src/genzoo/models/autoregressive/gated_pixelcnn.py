@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Float, Int, Optional
+from genzoo.core.params import Constraint, Float, Int, Optional, depth
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, AutoregressiveModel
 from genzoo.models.registry import register_model
@@ -61,7 +61,7 @@ class GatedPixelCNN(AutoregressiveModel):
 
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Int(min=1),
-        "num_layers": Int(min=1),
+        "num_layers": depth(),
         "kernel_size": Int(min=1, odd=True),
         "input_kernel_size": Int(min=1, odd=True),
         "head_channels": Int(min=1),

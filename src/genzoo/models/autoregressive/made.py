@@ -39,7 +39,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from genzoo.core.params import Bool, Check, Constraint, Int
+from genzoo.core.params import MAX_DEPTH, Bool, Check, Constraint, Int, depth
 from genzoo.errors import ConfigError
 from genzoo.models.autoregressive.fvbn import INPUTS_CHOICE, MaskedNetworkModel, random_orders
 from genzoo.models.registry import register_model
@@ -63,13 +63,14 @@ class MADE(MaskedNetworkModel):
     params: ClassVar[dict[str, Constraint]] = {
         "hidden": Int(min=1),
         "num_hidden_layers": Check(
-            Int(min=1).accepts, "an integer >= 1 (a MADE without hidden layers is fvsbn)"
+            depth().accepts,
+            f"an integer >= 1 and <= {MAX_DEPTH} (a MADE without hidden layers is fvsbn)",
         ),
         "inputs": INPUTS_CHOICE,
         "num_masks": Int(min=1),
         "order_agnostic": Bool(),
         "connectivity_agnostic": Bool(),
-        "mask_seed": Int(min=0),
+        "mask_seed": Int(min=0, max=2**63 - 1),
     }
 
     def __init__(

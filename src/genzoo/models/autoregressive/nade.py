@@ -78,7 +78,7 @@ class NADE(FullyVisibleBeliefNetwork):
         "inputs": INPUTS_CHOICE,
         "order_agnostic": Bool(),
         "num_orders": Int(min=1),
-        "order_seed": Int(min=0),
+        "order_seed": Int(min=0, max=2**63 - 1),
     }
 
     def __init__(

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Float, Int
+from genzoo.core.params import Constraint, Float, Int, depth
 from genzoo.distributions import categorical_log_prob
 from genzoo.errors import ModelError
 from genzoo.models.autoregressive.base import (
@@ -124,7 +124,7 @@ class PixelRecursiveSR(AutoregressiveModel):
         # the prior is a Gated PixelCNN built from these: its own table entries
         **{k: v for k, v in GatedPixelCNN.params.items() if k != "embedding_dim"},
         "cond_channels": Int(min=1),
-        "cond_blocks": Int(min=0),
+        "cond_blocks": depth(0),
         "aux_weight": Float(min=0.0),
     }
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Check, Constraint, Int
+from genzoo.core.params import Check, Constraint, Int, depth
 from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, AutoregressiveModel
 from genzoo.models.registry import register_model
 from genzoo.nn import CategoricalHead, MaskedConv1x1, MaskedConv2d
@@ -68,7 +68,7 @@ class PixelCNN(AutoregressiveModel):
 
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Check(Int(min=2).accepts, "an integer >= 2 (the residual blocks halve it)"),
-        "num_blocks": Int(min=0),
+        "num_blocks": depth(0),
         "head_channels": Int(min=1),
     }
 

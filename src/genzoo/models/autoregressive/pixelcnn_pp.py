@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from genzoo.core.params import Constraint, Float, Int
+from genzoo.core.params import Constraint, Float, Int, depth
 from genzoo.distributions import logistic_mixture_channels
 from genzoo.distributions import logistic_mixture_logits as mixture_logits
 from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, LogisticMixtureModel
@@ -102,9 +102,9 @@ class PixelCNNpp(LogisticMixtureModel):
 
     params: ClassVar[dict[str, Constraint]] = {
         "filters": Int(min=1),
-        "blocks": Int(min=1),
+        "blocks": depth(),
         "num_mixtures": Int(min=1),
-        "resolutions": Int(min=1),
+        "resolutions": depth(),
         "dropout": Float(0.0, 1.0, max_open=True),
     }
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Int
+from genzoo.core.params import Constraint, Int, depth
 from genzoo.models.autoregressive.base import PIXEL_MODEL_RECIPE, AutoregressiveModel
 from genzoo.nn import CategoricalHead, MaskedConv2d
 from genzoo.nn.incremental import conv_weights, linear_weights
@@ -36,7 +36,7 @@ class PixelRNN(AutoregressiveModel):
     extra_columns: ClassVar[int] = 0
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Int(min=1),
-        "num_layers": Int(min=1),
+        "num_layers": depth(),
         "head_channels": Int(min=1),
     }
 

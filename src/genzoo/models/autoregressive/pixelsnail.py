@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Float, Int
+from genzoo.core.params import Constraint, Float, Int, depth
 from genzoo.distributions import logistic_mixture_channels
 from genzoo.distributions import logistic_mixture_logits as mixture_logits
 from genzoo.errors import ConfigError
@@ -119,8 +119,8 @@ class PixelSNAIL(LogisticMixtureModel):
 
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Int(min=1),
-        "num_blocks": Int(min=1),
-        "num_resnets": Int(min=1),
+        "num_blocks": depth(),
+        "num_resnets": depth(),
         "num_heads": Int(min=1),
         "key_channels": Int(min=1),
         "num_mixtures": Int(min=1),

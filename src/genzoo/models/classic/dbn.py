@@ -64,7 +64,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.params import Bool, Constraint, Int
+from genzoo.core.params import Bool, Constraint, Int, depth
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.classic.rbm import EXACT_MAX_UNITS, RBM, bernoulli
@@ -113,7 +113,7 @@ class DBN(GenerativeModel):
     params: ClassVar[dict[str, Constraint]] = {
         "hidden": Int(min=1),
         "top_hidden": Int(min=1),
-        "num_layers": Int(min=1),
+        "num_layers": depth(),
         "steps_per_layer": Int(min=1),
         "tied_init": Bool(),
         "posterior_samples": Int(min=1),

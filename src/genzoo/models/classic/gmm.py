@@ -51,6 +51,7 @@ from torch import Tensor
 from genzoo.core.params import Constraint, Float, OneOf
 from genzoo.distributions.categorical import inverse_cdf_sample
 from genzoo.distributions.gaussian import standard_normal
+from genzoo.errors import TrainingError
 from genzoo.models.classic.mixture import Callback, MixtureModel, _uniform
 from genzoo.models.registry import register_model
 
@@ -242,9 +243,17 @@ class GaussianMixture(MixtureModel):
         for _ in range(max_iter):
             density = 0.0
             for g, (estimator, values) in enumerate(zip(estimators, data)):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    estimator.fit(values)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        estimator.fit(values)
+                except ValueError as exc:  # degenerate data: too few or collapsed images
+                    group = f" (class {g})" if self.groups > 1 else ""
+                    raise TrainingError(
+                        f"{self.name}: scikit-learn cannot fit the mixture to {len(values)} "
+                        f"image(s){group}: {str(exc).splitlines()[0]}; add images, lower "
+                        "--components or raise --reg-covar"
+                    ) from exc
                 self._load(g, estimator)
                 density += float(estimator.lower_bound_) * len(values)
             bound = sum(

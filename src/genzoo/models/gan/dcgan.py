@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Bool, Constraint, Int, OneOf, Optional
+from genzoo.core.params import Bool, Constraint, Int, OneOf, Optional, depth
 from genzoo.errors import ConfigError
 from genzoo.models.gan.base import AdversarialModel, Discriminator, Generator, leaky_relu
 from genzoo.models.registry import register_model
@@ -110,7 +110,7 @@ class DCGAN(AdversarialModel):
 
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Int(min=1),
-        "stages": Optional(Int(min=0)),
+        "stages": Optional(depth(0)),
         "critic_norm": OneOf(*NORMS),
         "spectral_norm": Bool(),
     }
@@ -148,7 +148,9 @@ class DCGAN(AdversarialModel):
             )
         _, h, w = self.shape
         stages = default_stages(h, w) if stages is None else int(stages)
-        if 2**stages > min(h, w):  # the critic's stride-2 stages halve the side, rounding down
+        # the critic's stride-2 stages halve the side, rounding down: at most log2(min side)
+        # (bit lengths, not 2**stages: stages=10**12 must be refused at once)
+        if stages > min(h, w).bit_length() - 1:
             raise ConfigError(
                 f"stages={stages} halves a {h}x{w} image below one pixel; pass at most "
                 f"{min(h, w).bit_length() - 1} (log2 of the smaller side) or leave stages None"

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from torch import nn
 
-from genzoo.core.params import Constraint, Float, Int
+from genzoo.core.params import Constraint, Float, Int, depth
 from genzoo.models.gan.base import AdversarialModel, Discriminator, Generator, leaky_relu
 from genzoo.models.registry import register_model
 
@@ -38,7 +38,7 @@ class GAN(AdversarialModel):
 
     params: ClassVar[dict[str, Constraint]] = {
         "hidden": Int(min=1),
-        "layers": Int(min=1),
+        "layers": depth(),
         "dropout": Float(0.0, 1.0, max_open=True),
     }
 

@@ -44,12 +44,12 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Float, Int, Optional
+from genzoo.core.params import Constraint, Float, Int, Optional, depth
 from genzoo.errors import ModelError
 from genzoo.models.base import GenerativeModel
 from genzoo.models.gan.base import AdversarialModel, generator_objective, leaky_relu
 from genzoo.models.registry import register_model
-from genzoo.nn.convnets import default_stages
+from genzoo.nn.convnets import check_stages, default_stages
 
 
 class _Labels(nn.Module):
@@ -169,9 +169,9 @@ class Pix2Pix(AdversarialModel):
     features = GenerativeModel.features
     params: ClassVar[dict[str, Constraint]] = {
         "channels": Int(min=1),
-        "stages": Optional(Int(min=0)),
+        "stages": Optional(depth(0)),
         "disc_channels": Int(min=1),
-        "patch_stages": Optional(Int(min=0)),
+        "patch_stages": Optional(depth(0)),
         "l1_weight": Float(min=0.0),
     }
 
@@ -214,6 +214,8 @@ class Pix2Pix(AdversarialModel):
             stages = max(0, math.floor(math.log2(min(height, width))) - 1)
         if patch_stages is None:
             patch_stages = default_stages(height, width)
+        check_stages(int(stages), height, width)
+        check_stages(int(patch_stages), height, width, name="patch_stages")
         labels = {"num_classes": self.num_classes, "class_dim": self.class_dim}
         self.generator = UNet(  # type: ignore[assignment]
             cond_colors + self.latent_dim, colors, channels, int(stages), **labels

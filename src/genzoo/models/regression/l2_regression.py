@@ -34,7 +34,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Int
+from genzoo.core.params import Constraint, Int, depth
 from genzoo.distributions import categorical_log_prob, inverse_cdf_sample
 from genzoo.models.autoregressive.pixel_recursive_sr import ConditioningNetwork
 from genzoo.models.base import GenerativeModel
@@ -58,7 +58,7 @@ class L2Regression(GenerativeModel):
     image_conditional = True
     params: ClassVar[dict[str, Constraint]] = {
         "cond_channels": Int(min=1),
-        "cond_blocks": Int(min=0),
+        "cond_blocks": depth(0),
     }
 
     def __init__(

@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from genzoo.core.params import Constraint, Int, OneOf, Optional
+from genzoo.core.params import Constraint, Int, OneOf, Optional, depth
 from genzoo.distributions.pixel import LIKELIHOODS, PixelLikelihood
 from genzoo.errors import ConfigError, UnsupportedError
 from genzoo.models.base import GenerativeModel, with_condition
@@ -52,7 +52,7 @@ LIKELIHOOD_CHOICE = OneOf("auto", *LIKELIHOODS)
 #: (:mod:`genzoo.nn.convnets`) and of the pixel likelihood, shared by the models built on them
 CONV_PARAMS: dict[str, Constraint] = {
     "channels": Int(min=1),
-    "stages": Optional(Int(min=0)),
+    "stages": Optional(depth(0)),
     "hidden": Int(min=1),
     "likelihood": LIKELIHOOD_CHOICE,
     "num_mixtures": Int(min=1),

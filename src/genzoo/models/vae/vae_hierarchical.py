@@ -34,7 +34,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Check, Constraint, Float, Int
+from genzoo.core.params import MAX_DEPTH, Check, Constraint, Float, Int, depth
 from genzoo.distributions.gaussian import (
     gaussian_log_prob,
     standard_normal,
@@ -100,7 +100,8 @@ class HierarchicalVAE(LatentVariableModel):
     params: ClassVar[dict[str, Constraint]] = {
         "latent_dim": Int(min=1),
         "stochastic_layers": Check(
-            Int(min=2).accepts, "an integer >= 2 (for one latent layer use the vae or iwae model)"
+            depth(2).accepts,
+            f"an integer >= 2 and <= {MAX_DEPTH} (for one latent layer use the vae or iwae model)",
         ),
         "latent_ratio": Float(min=0.0, min_open=True),
         "mlp_hidden": Int(min=1),

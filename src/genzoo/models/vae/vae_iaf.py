@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Int
+from genzoo.core.params import Constraint, Int, depth
 from genzoo.distributions.pixel import wide
 from genzoo.errors import ConfigError
 from genzoo.models.registry import register_model
@@ -97,9 +97,9 @@ class VAEIAF(VAE):
     """
 
     params: ClassVar[dict[str, Constraint]] = {
-        "flow_steps": Int(min=0),
+        "flow_steps": depth(0),
         "flow_hidden": Int(min=1),
-        "flow_layers": Int(min=0),
+        "flow_layers": depth(0),
         "context_dim": Int(min=0),
     }
 

@@ -58,12 +58,12 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from genzoo.core.params import Constraint, Float, Int, Optional
+from genzoo.core.params import Constraint, Float, Int, Optional, depth
 from genzoo.distributions.pixel import PixelLikelihood, wide
 from genzoo.models.autoregressive.gated_pixelcnn import GatedPixelCNN
 from genzoo.models.registry import register_model
 from genzoo.models.vae.base import CONV_PARAMS, DEFAULT_K, LatentVariableModel, resolve_likelihood
-from genzoo.nn.convnets import default_stages, stage_sizes
+from genzoo.nn.convnets import check_stages, default_stages, stage_sizes
 
 
 def perplexity(codes: Tensor, codebook_size: int) -> Tensor:
@@ -115,12 +115,12 @@ class VQVAE(LatentVariableModel):
         "codebook_size": Int(min=2),
         "code_dim": Int(min=1),
         **{k: v for k, v in CONV_PARAMS.items() if k != "hidden"},
-        "res_blocks": Int(min=0),
+        "res_blocks": depth(0),
         "commitment": Float(min=0.0),
         "decay": Float(0.0, 1.0, max_open=True),
         "epsilon": Float(min=0.0),
         "prior_channels": Int(min=1),
-        "prior_layers": Int(min=1),
+        "prior_layers": depth(),
         "prior_embedding_dim": Optional(Int(min=1)),
         "prior_weight": Float(min=0.0),
     }
@@ -155,6 +155,7 @@ class VQVAE(LatentVariableModel):
 
         colors, height, width = self.shape
         stages = default_stages(height, width) if stages is None else int(stages)
+        check_stages(stages, height, width)
         sizes = stage_sizes(height, width, stages)
         self.grid: tuple[int, int] = sizes[-1]
         top = channels * 2**stages
