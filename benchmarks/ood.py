@@ -121,17 +121,17 @@ def _reused(name: str, out: Path, config):
     """A finished run of the same recipe (``--reuse``): its model and training seconds."""
     import genzoo
     from genzoo.core.run import RunFolder
-    from genzoo.report.curves import read_curves
+    from genzoo.training.checkpoint import load_checkpoint
 
     recorded = RunFolder(out).read_train_config().get("train_config", {})
     for key in ("steps", "lr", "batch_size", "seed", "perturb", "validation", "keep_best"):
         if recorded.get(key) != getattr(config, key):
             raise SystemExit(f"{out}: {key} is {recorded.get(key)!r}, not {getattr(config, key)!r}")
-    curves = read_curves(out / "metrics.csv")
-    if curves.last("step") != config.steps:
-        raise SystemExit(f"{out} stopped at step {curves.last('step')}, not {config.steps}")
+    state = load_checkpoint(out / "checkpoint.pt", mmap=True)
+    if state["step"] != config.steps:
+        raise SystemExit(f"{out} stopped at step {state['step']}, not {config.steps}")
     print(f"  {name}: reusing the finished run in {out}", flush=True)
-    return genzoo.load_model(out), curves.train_seconds() or 0.0
+    return genzoo.load_model(out), float(state["train_seconds"])
 
 
 def direction(in_data, out_data, setting, args, runs: Path) -> dict:
