@@ -672,7 +672,12 @@ def readme() -> str:
         + "\n\n"
         + conditional("colorization-photos.json")
     )
-    return measured_line(files) + "\n" + note + "\n" + body + tasks
+    zoo_table = (
+        "**The zoo** (`make zoo`): one model per family, the same data, budget and seed; what "
+        "`runs/zoo/report/index.html` shows, with samples and curves.\n\n" + zoo("digits") + "\n\n"
+    )
+    fashion = "**Fashion-MNIST**, more models, ten minutes each.\n\n"
+    return zoo_table + fashion + measured_line(files) + "\n" + note + "\n" + body + tasks
 
 
 #: the zoo's taxonomy keys, as the table names them
@@ -866,6 +871,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "throughput_pixelcnn": functools.partial(throughput, "throughput_pixelcnn.json"),
     "ema-batch-norm": ema_batch_norm,
     "ood-digits": ood,
+    "ood-fashion-mnist": functools.partial(ood, "fashion-mnist"),
     "superres-digits": functools.partial(conditional, "superres-digits.json"),
     "colorization-photos": functools.partial(conditional, "colorization-photos.json"),
     "memory": memory,
