@@ -753,12 +753,19 @@ def ood(data: str = "digits") -> str:
                      shown, "", ""))  # fmt: skip
     body = table(["direction", "score", "AUROC [95% bootstrap]", "AUPRC", "FPR at 95% TPR"], rows)
     cfg = d["model_config"]
+    other = d["second_set"]
+    second = f"second set {other['name']}"
+    if "size" in other:
+        second += f" at {other['size']}×{other['size']}, {other['levels']} levels"
+    sizes = "; ".join(
+        f"{r['in']} in: {r['num_in']:,} test images at {r['bits_per_dim']['in']:.3f} bits/dim, "
+        f"{r['out']} out: {r['num_out']:,} at {r['bits_per_dim']['out']:.3f}"
+        for r in d["directions"]
+    )
     head = (
         f"`{d['command']}`: {d['model']} ({', '.join(f'{k} {v}' for k, v in cfg.items())}), "
         f"{d['steps_per_model']} steps per model, background trained with --perturb "
-        f"{d['perturb']}; second set {d['second_set']['name']} at {d['second_set']['size']}×"
-        f"{d['second_set']['size']}, {d['second_set']['levels']} levels. Higher score = more "
-        "likely out of distribution."
+        f"{d['perturb']}; {second}. {sizes}. Higher score = more likely out of distribution."
     )
     return measured_line([name]) + f"\n{head}\n\n{body}"
 
