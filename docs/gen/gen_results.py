@@ -672,10 +672,7 @@ def readme() -> str:
         + "\n\n"
         + conditional("colorization-photos.json")
     )
-    zoo_table = (
-        "**The zoo** (`make zoo`): one model per family, the same data, budget and seed; what "
-        "`runs/zoo/report/index.html` shows, with samples and curves.\n\n" + zoo("digits") + "\n\n"
-    )
+    zoo_table = zoo("digits") + "\n\n"
     fashion = "**Fashion-MNIST**, more models, ten minutes each.\n\n"
     return zoo_table + fashion + measured_line(files) + "\n" + note + "\n" + body + tasks
 

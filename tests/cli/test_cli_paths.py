@@ -97,7 +97,7 @@ CASES: dict[str, Case] = {
         str(d / "r"),
     ],
     "sample --out=folder": lambda run, f, d: ["sample", str(run), "--n", "2", "--out", png(d)],
-    "complete --out=folder": lambda run, f, d: ["complete", str(run), "--n", "2", "--out", png(d)],
+    # (complete --out takes a folder as well as a .png file: a folder there is not an error)
     "score IMAGE=folder": lambda run, f, d: ["score", str(run), str(d)],
     "compare --out=folder": lambda run, f, d: ["compare", str(run), "--out", str(d)],
     "compare --json=folder": lambda run, f, d: ["compare", str(run), "--json", str(d)],
