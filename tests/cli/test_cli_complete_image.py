@@ -4,7 +4,6 @@ files (never over them), and bad files or models say so in one line."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 
 from genzoo.cli.main import main
+from tests.cli.files import digest
 
 TINY = ["--channels", "8", "--num-layers", "2", "--head-channels", "8"]
 QUICK = ["--batch-size", "16", "--eval-images", "20", "--no-sample-quality"]
@@ -33,14 +33,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(trained: Path, tmp_path: Path) -> Path:
     shutil.copytree(trained, tmp_path / "run")
     return tmp_path / "run"
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _levels(values: np.ndarray) -> np.ndarray:

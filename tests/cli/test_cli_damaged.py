@@ -13,7 +13,6 @@ Python loaders (:func:`genzoo.load_model`, :func:`genzoo.load_dataset`,
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -27,6 +26,7 @@ import genzoo
 from genzoo.cli.main import main
 from genzoo.errors import DatasetError, GenzooError, ModelError, TrainingError
 from genzoo.training import load_checkpoint
+from tests.cli.files import digest
 
 TINY = ["--channels", "8", "--num-layers", "2", "--head-channels", "8"]
 QUICK = ["--batch-size", "16", "--eval-images", "20", "--no-sample-quality"]
@@ -78,15 +78,6 @@ def run(trained: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "run"
     shutil.copytree(trained, copy)
     return copy
-
-
-def digest(folder: Path) -> dict[str, str]:
-    """Every file of a folder (recursively) and the SHA-256 of its bytes."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def damage(path: Path, how: str) -> None:

@@ -8,13 +8,13 @@ given as a run folder, or a folder given as an output file, is left as it was.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from genzoo.cli.main import main
+from tests.cli.files import digest
 
 TINY = ["--channels", "4", "--num-layers", "1", "--head-channels", "4"]
 QUICK = ["--batch-size", "16", "--eval-images", "20", "--no-sample-quality"]
@@ -102,11 +102,6 @@ CASES: dict[str, Case] = {
     "compare --out=folder": lambda run, f, d: ["compare", str(run), "--out", str(d)],
     "compare --json=folder": lambda run, f, d: ["compare", str(run), "--json", str(d)],
 }
-
-
-def digest(path: Path) -> dict[str, str]:
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

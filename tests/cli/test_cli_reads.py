@@ -4,7 +4,6 @@ iterations."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import genzoo
 import genzoo.cli.sample as sample_cli
 from genzoo.cli.main import main
+from tests.cli.files import digest
 
 TINY = ["--channels", "8", "--num-layers", "2", "--head-channels", "8"]
 QUICK = ["--batch-size", "16", "--eval-images", "20", "--no-sample-quality"]
@@ -35,14 +35,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(trained: Path, tmp_path: Path) -> Path:
     shutil.copytree(trained, tmp_path / "run")
     return tmp_path / "run"
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.mark.parametrize(
