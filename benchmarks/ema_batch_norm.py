@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import torch
 
 import genzoo
+from genzoo.core.run import RunFolder
 from genzoo.evaluation import evaluate_sample_quality, feature_network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = ROOT / "runs" / "bench-ema-batch-norm"
-    shutil.rmtree(out, ignore_errors=True)
+    RunFolder(out).remove()
     cmd = ["genzoo", "train", "dcgan", "--data", "digits", "--steps", str(args.steps), "--seed",
            "0", "--eval-every", "0", "--no-sample-quality", "--out", str(out)]  # fmt: skip
     subprocess.run([str(ROOT / ".venv" / "bin" / cmd[0]), *cmd[1:]], check=True)

@@ -119,11 +119,10 @@ def naive_bayes(subset, seed: int):
 
 
 def conditional_pixelcnn(subset, seed: int, steps: int, runs: Path):
-    import shutil
-
     import torch
 
     import genzoo
+    from genzoo.core.run import RunFolder
     from genzoo.evaluation.classify import class_log_prior, predict_log_proba
     from genzoo.training import TrainConfig, train
 
@@ -136,8 +135,7 @@ def conditional_pixelcnn(subset, seed: int, steps: int, runs: Path):
         **PIXELCNN,
     )
     out = runs / f"pixelcnn-n{len(subset.train)}-seed{seed}"
-    if out.exists():
-        shutil.rmtree(out)
+    RunFolder(out).remove()
     config = TrainConfig(
         steps=steps,
         batch_size=min(64, len(subset.train)),

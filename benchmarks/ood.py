@@ -90,6 +90,7 @@ def machine() -> dict:
 
 def train_one(name, data, setting, args, out: Path, perturb: float):
     import genzoo
+    from genzoo.core.run import RunFolder
     from genzoo.training import TrainConfig, train
 
     hyper, lr = MODELS[args.model]
@@ -109,8 +110,7 @@ def train_one(name, data, setting, args, out: Path, perturb: float):
     )
     if args.reuse and (out / "model.safetensors").is_file():
         return _reused(name, out, config)
-    if out.exists():
-        shutil.rmtree(out)
+    RunFolder(out).remove()  # refuses if a live process trains into it
     start = time.perf_counter()
     result = train(model, data, config, out)
     print(f"  {name}: {result.steps} steps in {time.perf_counter() - start:.0f} s", flush=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import torch
 
 import genzoo
 from genzoo.apps.conditional import ModelSampler, RegressionAnswer, baselines, show_conditions
+from genzoo.core.run import RunFolder
 from genzoo.data import Dataset
 from genzoo.errors import ConfigError
 from genzoo.evaluation.conditional import evaluate_conditional
@@ -67,7 +67,7 @@ def train_model(name: str, data: Dataset, steps: int, batch_size: int, out: Path
         precision="32",
         progress=False,
     )
-    shutil.rmtree(out / name, ignore_errors=True)  # a fresh run every time
+    RunFolder(out / name).remove()  # a fresh run every time
     result = train(model, data, config, out / name)
     return {
         "model": model,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -42,13 +41,13 @@ def main() -> None:
     if minutes is None and not args.steps_per_model:
         minutes = DEFAULT_MINUTES
 
+    from genzoo.core.run import RunFolder
     from genzoo.report import run_zoo
     from genzoo.report.cards import read_card
     from genzoo.report.table import comparison
 
     out = ROOT / "runs" / f"bench-zoo-{args.data}"
-    if out.exists():
-        shutil.rmtree(out)
+    RunFolder(out).remove()  # refuses if a live process trains into one of its runs
     load_before = os.getloadavg()
     start = time.perf_counter()
     result = run_zoo(

@@ -19,7 +19,7 @@ import pytest
 from genzoo.core import run as run_module
 from genzoo.core.metrics import RunMetrics
 from genzoo.core.run import RunFolder
-from genzoo.errors import GenzooError, ModelError, TrainingError
+from genzoo.errors import GenzooError, ModelError, StorageError, TrainingError
 
 SRC = Path(run_module.__file__).resolve().parents[2]  # the src/ this genzoo was imported from
 
@@ -333,3 +333,58 @@ def test_runs_command_prints_one_row_per_run(tmp_path, capsys):
     assert out[0].split() == ["run", "model", "data", "budget", "result"]
     assert len(out) == 2 and "vae" in out[1] and "bits/dim (bound)" in out[1]
     assert main(["runs", str(tmp_path / "nope")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# remove: deleting a run to train it afresh never deletes one a live process trains into
+def _live_lock(folder: Path, host_suffix: str = "") -> dict:
+    """A lock owned by this (live) test process, as another trainer's would be."""
+    folder.mkdir(parents=True, exist_ok=True)
+    owner = {"pid": os.getpid(), "host": socket.gethostname() + host_suffix}
+    (folder / RunFolder.LOCK).write_text(json.dumps(owner))
+    return owner
+
+
+def test_remove_deletes_the_folder_and_everything_in_it(tmp_path: Path):
+    run = RunFolder(tmp_path / "r")
+    (run.path / "evaluations" / "x").mkdir(parents=True)
+    (run.path / "model.safetensors").write_bytes(b"w")
+    (run.path / "evaluations" / "x" / "metrics.json").write_text("{}")
+    run.remove()
+    assert not run.path.exists()
+    run.remove()  # a missing folder: nothing to do
+
+
+def test_remove_refuses_a_folder_a_live_process_trains_into(tmp_path: Path):
+    run = RunFolder(tmp_path / "r")
+    owner = _live_lock(run.path, "-elsewhere")  # another host: assumed alive
+    (run.path / "checkpoint.pt").write_bytes(b"c")
+    with pytest.raises(TrainingError, match="being trained into"):
+        run.remove()
+    assert (run.path / "checkpoint.pt").read_bytes() == b"c"
+    assert json.loads((run.path / RunFolder.LOCK).read_text()) == owner
+
+
+def test_remove_refuses_a_parent_of_a_live_run_and_deletes_nothing(tmp_path: Path):
+    parent = RunFolder(tmp_path / "zoo")
+    (parent.path / "done").mkdir(parents=True)
+    (parent.path / "done" / "model.safetensors").write_bytes(b"w")
+    _live_lock(parent.path / "training")  # this process is alive
+    with pytest.raises(TrainingError, match=f"process {os.getpid()}.*training"):
+        parent.remove()
+    assert (parent.path / "done" / "model.safetensors").exists()
+    assert not (parent.path / RunFolder.LOCK).exists()  # our own lock was released
+    # negative control: once the nested run's owner is gone, the parent is deleted
+    (parent.path / "training" / RunFolder.LOCK).write_text(
+        json.dumps({"pid": dead_pid(), "host": socket.gethostname()})
+    )
+    parent.remove()
+    assert not parent.path.exists()
+
+
+def test_remove_of_a_file_refuses(tmp_path: Path):
+    path = tmp_path / "f"
+    path.write_text("keep")
+    with pytest.raises(StorageError, match="is a file"):
+        RunFolder(path).remove()
+    assert path.read_text() == "keep"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -203,6 +204,33 @@ class RunFolder:
         finally:
             if _read_lock(path) == mine:
                 path.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """Delete the folder and everything in it (evaluations, runs nested inside it), to
+        train into it afresh — unless a live process trains into it or into a run inside it.
+
+        The folder's own lock is held while deleting, so no trainer starts in it meanwhile. A
+        missing folder is nothing to do.
+
+        Raises:
+            TrainingError: a live process holds the lock of this folder or of a run inside it
+                (nothing is deleted).
+            StorageError: the path is a file, not a folder.
+        """
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise StorageError(f"{self.path} is a file, not a run folder; not deleting it")
+        with self.lock():
+            mine = self.path / self.LOCK
+            for path in sorted(self.path.rglob(self.LOCK)):
+                owner = _read_lock(path) if path != mine else None
+                if owner is not None and _alive(owner):
+                    raise TrainingError(
+                        f"not deleting {self.path}: process {owner.get('pid')} on "
+                        f"{owner.get('host')} trains into {path.parent}; wait for it or stop it"
+                    )
+            shutil.rmtree(self.path)
 
 
 def _create_lock(path: Path, owner: dict[str, Any]) -> bool:
