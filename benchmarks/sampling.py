@@ -19,6 +19,7 @@ does not depend on them. Run one thread, nothing else running:
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import sys
@@ -113,6 +114,8 @@ def main() -> None:
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "machine": platform.processor() or platform.machine(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "date": datetime.date.today().isoformat(),
         }
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
 

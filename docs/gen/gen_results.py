@@ -528,8 +528,7 @@ def timeseries() -> str:
     return measured_line([name]) + f"\n{head}\n\n{body}"
 
 
-def sampling() -> str:
-    name = "sampling.json"
+def sampling(name: str = "sampling.json") -> str:
     d = load(name)
     body = table(
         ["model", "image", "batch", "cached img/s", "naive img/s", "speed-up"],
@@ -853,6 +852,57 @@ def memory() -> str:
     return measured_line([name]) + f"\n{head}\n\n{body}"
 
 
+def cost_growth() -> str:
+    """``benchmarks/cost_growth.py``: sampling time against size, training time against width."""
+    name = "cost-growth.json"
+    d = load(name)
+    s = d["summary"]
+    samp = table(
+        ["image", "sub-pixels D", "cached s/image", "naive s/image", "naive / cached"],
+        (
+            (
+                f"{r['size']}×{r['size']}",
+                r["subpixels"],
+                f(r["cached_s_per_image"], 4),
+                f(r["naive_s_per_image"], 3),
+                f"{r['naive_s_per_image'] / r['cached_s_per_image']:.0f}×",
+            )
+            for r in d["sampling"]
+        ),
+    )
+    samp += (
+        f"| **slope** of log time against log D | | **{s['cached_slope']:.2f}** "
+        f"(predicted {s['cached_predicted']:.0f}) | **{s['naive_slope']:.2f}** "
+        f"(predicted {s['naive_predicted']:.0f}) | |\n"
+    )
+    train = table(
+        ["width (channels)", "s/image", "GFLOP/image", "GFLOP/s"],
+        (
+            (r["width"], f(r["s_per_image"], 4), f(r["gflop_per_image"], 3), f(r["gflop_per_s"], 1))
+            for r in d["training"]
+        ),
+    )
+    train += (
+        f"| **slope** of log against log width | **{s['train_slope']:.2f}** "
+        f"| **{s['train_predicted']:.2f}** (the prediction) | |\n"
+    )
+    first = d["sampling"][0]
+    check = (
+        f" At {first['size']}×{first['size']} the naive sampler was also timed over the whole "
+        f"image: the per-row estimate is {first['naive_scaled_vs_full']:.3f}× the full time."
+        if "naive_scaled_vs_full" in first
+        else ""
+    )
+    meta = d["meta"]
+    head = (
+        f"`{meta['command']}` ({meta['threads']} thread, torch {meta['torch']}, CPU capability "
+        f"{meta['cpu_capability']}); model {d['sampling'][0]['model']}, sampling at batch "
+        f"{d['sampling'][0]['batch']}, training at batch {d['training'][0]['batch']} on 28×28."
+        + check
+    )
+    return measured_line([name]) + f"\n{head}\n\n{samp}\n{train}"
+
+
 def _per_data(fn: Callable[[str], str], prefix: str, data: Sequence[str] = DATASETS) -> dict:
     return {f"{prefix}-{d}": functools.partial(fn, d) for d in data}
 
@@ -870,6 +920,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     **_per_data(density, "density"),
     "timeseries": timeseries,
     "sampling": sampling,
+    "sampling-pixelsnail": functools.partial(sampling, "sampling-pixelsnail.json"),
     "throughput": throughput,
     "throughput-avx2": functools.partial(throughput, "throughput-avx2.json"),
     "throughput_pixelcnn": functools.partial(throughput, "throughput_pixelcnn.json"),
@@ -879,6 +930,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "superres-digits": functools.partial(conditional, "superres-digits.json"),
     "colorization-photos": functools.partial(conditional, "colorization-photos.json"),
     "memory": memory,
+    "cost-growth": cost_growth,
     "conditional-sampling": conditional_sampling,
     "gvd-digits": generative_vs_discriminative,
     "gvd-fashion-mnist": functools.partial(generative_vs_discriminative, "fashion-mnist"),
