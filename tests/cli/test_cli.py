@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -98,6 +99,7 @@ def test_listing_commands(capsys):
         (["train", "pixelcnn", "--data", "digits", "--lr", "-1"], "lr"),
         (["train", "pixelcnn", "--data", "digits", "--chanels", "4"], "chanels"),
         (["train", "pixelcnn", "--data", "digits", "--channels", "five"], "channels"),
+        (["train", "pixelcnn", "--data", "digits", "--num-nodes", "0"], "--num-nodes"),
         (["eval", "/nonexistent/run"], "not a saved genzoo model"),
         (["sample", "/nonexistent/run", "--out", "x.png"], "not a saved genzoo model"),
         (["frobnicate"], "invalid choice"),
@@ -111,6 +113,41 @@ def test_user_errors_are_one_line_exit_2(argv, message, capsys, tmp_path, monkey
     assert message in err
     assert "Traceback" not in err
     assert not (tmp_path / "runs").exists()  # nothing written for a rejected command
+
+
+def test_two_nodes_without_a_launcher_say_which_command(capsys, tmp_path, monkeypatch):
+    for name in [k for k in os.environ if k.startswith(("SLURM_", "TORCHELASTIC"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "gated_pixelcnn", "--data", "digits", "--steps", "1", "--num-nodes", "2"]
+    assert main([*argv, *TINY]) == 2
+    err = capsys.readouterr().err  # the data summary, then the one-line error
+    error = err.strip().splitlines()[-1]
+    assert error.startswith("genzoo: error:") and "Traceback" not in err
+    assert "torchrun --nnodes 2 --nproc-per-node 1 --node-rank R" in error and "srun" in error
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "first"),
+    [
+        ({}, True),
+        ({"LOCAL_RANK": "1"}, False),  # Fabric's re-run on one machine
+        ({"LOCAL_RANK": "0", "NODE_RANK": "1"}, False),
+        ({"LOCAL_RANK": "0", "RANK": "1", "GROUP_RANK": "1"}, False),  # torchrun, 2nd machine
+        ({"LOCAL_RANK": "0", "RANK": "0"}, True),
+        ({"SLURM_PROCID": "2", "SLURM_LOCALID": "0"}, False),  # srun, 2nd machine
+        ({"SLURM_PROCID": "0"}, True),
+    ],
+)
+def test_only_the_global_first_process_holds_the_run(env, first, monkeypatch):
+    from genzoo.cli.common import is_first_process
+
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "SLURM_LOCALID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert is_first_process() is first
 
 
 def test_existing_run_is_not_overwritten(run_dir, capsys):

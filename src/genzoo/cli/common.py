@@ -290,7 +290,15 @@ def eval_config(args: argparse.Namespace, exclude: typing.Iterable[str] = (), **
 
 
 def is_first_process() -> bool:
-    """Rank 0 of a distributed run (ddp re-runs the command once per rank), or a plain run."""
+    """Global rank 0 of a distributed run, or a plain run.
+
+    torchrun (``RANK``) and SLURM's srun (``SLURM_PROCID``) start every process and give its
+    global rank; on one machine Fabric re-runs the command with ``LOCAL_RANK`` (and
+    ``NODE_RANK``). ``LOCAL_RANK`` alone would make the first process of every machine "first".
+    """
+    for name in ("RANK", "SLURM_PROCID"):
+        if name in os.environ:
+            return os.environ[name] == "0"
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 

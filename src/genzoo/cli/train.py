@@ -27,6 +27,7 @@ from genzoo.errors import GenzooError
 from genzoo.evaluation.likelihood import check_matches
 from genzoo.models.registry import get_model_class
 from genzoo.training.checkpoint import hold_run
+from genzoo.training.hardware import check_cluster
 
 #: ``--data`` when none is given (the embedded dataset: no download)
 DEFAULT_DATA = "digits"
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         hparams = {**{k: v for k, v in cls.recommended.items() if k not in hparams}, **hparams}
     config = TrainConfig.recommended(args.model, **flags)
     config.validate()  # fail before any data is loaded or file written
+    check_cluster(config)  # --num-nodes without torchrun or srun
     args.train_flags = set(flags)
     evaluation = eval_config(args, exclude=args.eval_hidden, seed=config.seed)
     spec = data_spec(args)

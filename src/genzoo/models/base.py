@@ -30,10 +30,11 @@ class hierarchy, :mod:`genzoo.core.params`) before ``__init__`` runs.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -287,6 +288,31 @@ class GenerativeModel(nn.Module):
     def batches_per_step(self) -> int:
         """Training batches one optimiser step consumes (a GAN's critic steps take several)."""
         return 1
+
+    #: what :meth:`reduce_statistics` applies; set only inside :meth:`reducing_statistics`
+    _statistics_reducer: Callable[[Tensor], Tensor] | None = None
+
+    def reduce_statistics(self, stats: Tensor) -> Tensor:
+        """``stats`` summed over the processes of a data-parallel run (``stats`` itself in one).
+
+        For statistics a training-mode ``loss`` accumulates outside the gradient, which DDP's
+        gradient averaging never sees (VQ-VAE's codebook counts and sums): summed, every process
+        applies the whole global batch's statistics, as one process would. The model never
+        touches the process group; the training engine lends the reduction
+        (:meth:`reducing_statistics`).
+        """
+        reducer = self._statistics_reducer
+        return stats if reducer is None else reducer(stats)
+
+    @contextlib.contextmanager
+    def reducing_statistics(self, reducer: Callable[[Tensor], Tensor]) -> Iterator[None]:
+        """Within the block, :meth:`reduce_statistics` applies ``reducer`` (a sum over the
+        processes, from :mod:`genzoo.training`)."""
+        self._statistics_reducer = reducer
+        try:
+            yield
+        finally:
+            del self._statistics_reducer
 
     @property
     def num_dims(self) -> int:

@@ -31,6 +31,8 @@ ACCELERATORS = ("auto", "cpu", "cuda", "mps")
 #: (spawn-based and sharded strategies do not fit this engine's in-place, whole-model design).
 STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")
 BINARIZATIONS = ("static", "dynamic")
+#: Upper bound of ``num_nodes`` (a typo guard: no genzoo run spans more machines).
+MAX_NODES = 1024
 
 
 def _help(text: str, choices: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -197,7 +199,16 @@ class TrainConfig:
         metadata=_help("device type; auto = cuda if available, else mps, else cpu", ACCELERATORS),
     )
     devices: int = field(
-        default=1, metadata=_help("number of devices (processes with ddp) to train on")
+        default=1,
+        metadata=_help("number of devices (processes with ddp) to train on, per machine"),
+    )
+    num_nodes: int = field(
+        default=1,
+        metadata=_help(
+            "number of machines, each running --devices processes; above 1 a launcher starts "
+            "the processes on every machine (torchrun or SLURM's srun; see the guide's 'More "
+            "than one machine'), genzoo does not"
+        ),
     )
     strategy: str = field(
         default="auto",
@@ -313,6 +324,7 @@ PARAMS: dict[str, P.Constraint] = {
     "precision": P.OneOf(*PRECISIONS),
     "accelerator": P.OneOf(*ACCELERATORS),
     "devices": P.Int(min=1),
+    "num_nodes": P.Int(min=1, max=MAX_NODES),
     "strategy": P.OneOf(*STRATEGIES),
     "channels_last": P.Bool(),
 }

@@ -21,8 +21,10 @@ A non-finite loss or weights stop the run with the last good checkpoint intact; 
 raises :class:`~genzoo.errors.StorageError` with the previous checkpoint intact.
 
 Distribution. ``devices=2, strategy="ddp"`` runs one process per device (Fabric re-executes the
-calling script for ranks >= 1); each rank computes the loss on its slice of the global batch and
-DDP averages the gradients, which equals the gradient of the global batch mean.
+calling script for ranks >= 1; with ``num_nodes > 1``, torchrun or SLURM has started every
+process); each rank computes the loss on its slice of the global batch and DDP averages the
+gradients, which equals the gradient of the global batch mean. Statistics a model keeps outside
+the gradient are summed over the ranks through the model's ``reduce_statistics``.
 """
 
 from __future__ import annotations
@@ -227,7 +229,8 @@ def run_steps(
                 write_train_config(
                     session.run, config, model, dataset, session.hardware, session.progress.step
                 )
-            images, seconds, window = _loop(session, metrics)
+            with _statistics_reduction(session):
+                images, seconds, window = _loop(session, metrics)
     last_collective = _tear_down(session)
     if session.interrupted:
         step, path = session.progress.step, session.run.checkpoint
@@ -428,6 +431,17 @@ def _run_lock(s: Session) -> Iterator[None]:
         yield
         return
     with hold_run(s.run):
+        yield
+
+
+@contextlib.contextmanager
+def _statistics_reduction(s: Session) -> Iterator[None]:
+    """While training on several processes, the model's :meth:`reduce_statistics` sums over
+    them (statistics kept outside the gradient, e.g. VQ-VAE's codebook counts)."""
+    if s.world == 1:
+        yield
+        return
+    with s.raw.reducing_statistics(lambda t: s.fabric.all_reduce(t, reduce_op="sum")):
         yield
 
 

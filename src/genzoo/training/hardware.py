@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import torch
 from lightning_fabric import Fabric
+from lightning_fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
 from torch import nn
 
 from genzoo.data.dataset import Dataset
@@ -23,23 +24,57 @@ from genzoo.training.config import TrainConfig
 def make_fabric(config: TrainConfig, accelerator: str, precision: str, strategy: str) -> Fabric:
     """A launched :class:`Fabric`; Lightning's INFO messages are silenced meanwhile.
 
-    With a multi-process strategy, launching re-runs the calling script for ranks >= 1.
+    With a multi-process strategy on one machine, launching re-runs the calling script for
+    ranks >= 1. Under an external launcher (torchrun, SLURM's srun), which has started every
+    process already, Fabric reads the ranks from its environment and launches nothing; more
+    than one machine (``num_nodes > 1``) is refused without one (see :func:`check_cluster`).
     """
+    check_cluster(config)
     with _quiet_lightning():
         try:
             fabric = Fabric(
                 accelerator=accelerator,
                 devices=config.devices,
+                num_nodes=config.num_nodes,
                 strategy=strategy,
                 precision=precision,  # type: ignore[arg-type]
             )
         except (ValueError, RuntimeError, TypeError) as exc:
             raise ConfigError(
                 f"cannot set up --accelerator {accelerator} --devices {config.devices} "
-                f"--strategy {strategy} --precision {precision}: {exc}"
+                f"--num-nodes {config.num_nodes} --strategy {strategy} --precision {precision}: "
+                f"{exc}"
             ) from None
         fabric.launch()
     return fabric
+
+
+def external_launcher() -> str | None:
+    """The launcher that started this process, as Fabric detects it: ``"torchrun"`` (torchrun
+    / ``torch.distributed.run``), ``"slurm"`` (``srun`` in a SLURM job), or ``None``."""
+    if TorchElasticEnvironment.detect():
+        return "torchrun"
+    if SLURMEnvironment.detect():
+        return "slurm"
+    return None
+
+
+def check_cluster(config: TrainConfig) -> None:
+    """Refuse ``num_nodes > 1`` outside torchrun or SLURM.
+
+    Without an external launcher Fabric would start this machine's processes and wait, without
+    end, for the other machines to join a rendezvous that nothing started.
+    """
+    if config.num_nodes == 1 or external_launcher() is not None:
+        return
+    n, d = config.num_nodes, config.devices
+    raise ConfigError(
+        f"--num-nodes {n} needs a launcher that starts genzoo on every machine; on machine R "
+        f"(0..{n - 1}) run `torchrun --nnodes {n} --nproc-per-node {d} --node-rank R "
+        f"--master-addr HOST0 --master-port 29500 --no-python genzoo train ... --num-nodes {n} "
+        f"--devices {d}`, or in a SLURM job `srun genzoo train ...` with --nodes {n} "
+        f"--ntasks-per-node {d} (see the guide's 'More than one machine')"
+    )
 
 
 @contextlib.contextmanager
@@ -57,11 +92,13 @@ def _quiet_lightning() -> Iterator[None]:
 def resolve_strategy(config: TrainConfig, model: GenerativeModel, dataset: Dataset) -> str:
     """The Fabric strategy for ``config.strategy``.
 
-    ``"ddp"`` (and ``"auto"`` with several devices) becomes ``"ddp"``, or
+    ``"ddp"`` (and ``"auto"`` with several processes: ``devices * num_nodes > 1``) becomes
+    ``"ddp"``, or
     ``"ddp_find_unused_parameters_true"`` when some parameters get no gradient from
     ``model.loss`` — plain DDP would fail at the second step.
     """
-    ddp = config.strategy == "ddp" or (config.strategy == "auto" and config.devices > 1)
+    processes = config.devices * config.num_nodes
+    ddp = config.strategy == "ddp" or (config.strategy == "auto" and processes > 1)
     if not ddp:
         return config.strategy
     return "ddp_find_unused_parameters_true" if unused_parameters(model, dataset) else "ddp"

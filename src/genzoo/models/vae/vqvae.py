@@ -46,8 +46,12 @@ Gaussian / MSE, so the bound is comparable with the other models' bits/dim; the 
 from small random vectors with a pseudo-count of one (``N_i = 1``, ``m_i = e_i``), so a code no
 encoding picks keeps its vector instead of being divided by a near-zero count.
 
-Not handled: under data-parallel training every rank updates its own codebook and DDP's buffer
-broadcast keeps rank 0's, so the codebook learns from rank 0's share of each batch only.
+Data-parallel training: the batch's code counts and sums are summed over the processes
+(:meth:`~genzoo.models.base.GenerativeModel.reduce_statistics`, lent by the training engine)
+before the EMA step, so every rank holds the same codebook, the one a single process trained on
+the same global batches holds; the training ``perplexity`` is that of the global batch too.
+(Without the sum each rank would follow its own share of the batch and DDP's buffer broadcast
+would keep rank 0's codebook: half of the data.)
 """
 
 from __future__ import annotations
@@ -69,7 +73,12 @@ from genzoo.nn.convnets import check_stages, default_stages, stage_sizes
 def perplexity(codes: Tensor, codebook_size: int) -> Tensor:
     """``exp`` of the entropy of the code histogram of ``codes`` (any shape): 1 when one code is
     used, ``codebook_size`` when all are used equally. A 0-d float tensor."""
-    counts = torch.bincount(codes.flatten(), minlength=codebook_size).double()
+    return count_perplexity(torch.bincount(codes.flatten(), minlength=codebook_size))
+
+
+def count_perplexity(counts: Tensor) -> Tensor:
+    """:func:`perplexity` of a code histogram ``counts [K]`` (integer or float)."""
+    counts = counts.double()
     return torch.special.entr(counts / counts.sum()).sum().exp().float()
 
 
@@ -232,12 +241,22 @@ class VQVAE(LatentVariableModel):
         return codes, z_q + (z_e - z_e.detach())
 
     @torch.no_grad()
-    def update_codebook(self, z_e: Tensor, codes: Tensor) -> None:
-        """One EMA step of the codebook towards encodings ``z_e [N, D, h, w]`` with ``codes``."""
+    def update_codebook(self, z_e: Tensor, codes: Tensor) -> Tensor:
+        """One EMA step of the codebook towards encodings ``z_e [N, D, h, w]`` with ``codes``.
+
+        The batch's counts ``n_i`` and sums ``s_i`` go through :meth:`reduce_statistics`: in
+        data-parallel training they are the whole global batch's, so every process makes the
+        same step, the one a single process makes. Returns the counts, float ``[K]``.
+        """
         flat = wide(z_e).movedim(1, -1).reshape(-1, self.code_dim).to(self.ema_sum.dtype)
         index = codes.flatten()
-        counts = torch.bincount(index, minlength=self.codebook_size).to(flat.dtype)
-        sums = torch.zeros_like(self.ema_sum).index_add_(0, index, flat)
+        stats = torch.zeros(
+            self.codebook_size, 1 + self.code_dim, dtype=flat.dtype, device=flat.device
+        )
+        stats[:, 0] = torch.bincount(index, minlength=self.codebook_size).to(flat.dtype)
+        stats[:, 1:].index_add_(0, index, flat)
+        stats = self.reduce_statistics(stats)  # one collective for both
+        counts, sums = stats[:, 0], stats[:, 1:]
         self.ema_count.mul_(self.decay).add_(counts, alpha=1.0 - self.decay)
         self.ema_sum.mul_(self.decay).add_(sums, alpha=1.0 - self.decay)
         n = self.ema_count.sum()
@@ -245,6 +264,7 @@ class VQVAE(LatentVariableModel):
         used = smoothed[:, None] > 0  # only possible to fail with epsilon = 0 and decay = 0
         updated = self.ema_sum / smoothed.clamp_min(torch.finfo(flat.dtype).tiny)[:, None]
         self.codebook.copy_(torch.where(used, updated, self.codebook))
+        return counts
 
     # -------------------------------------------------------------- hooks
     def posterior(self, x: Tensor, y: Tensor | None) -> Tensor:
@@ -301,8 +321,9 @@ class VQVAE(LatentVariableModel):
         z_e = self._encode(x)
         codes, z_st = self.quantise(z_e)
         z_q = z_st.detach()  # the codebook before this batch's update
-        if self.training:
-            self.update_codebook(z_e.detach(), codes)
+        counts = torch.bincount(codes.flatten(), minlength=self.codebook_size)
+        if self.training:  # the (global) batch's code usage
+            counts = self.update_codebook(z_e.detach(), codes)
         commitment = self.commitment * (z_e - z_q).pow(2).flatten(1).sum(1)
         reconstruction = self.likelihood.log_prob(self.decode_grid(z_st), x)
         log_prior = self.prior.log_prob(codes.unsqueeze(1), y)
@@ -314,7 +335,7 @@ class VQVAE(LatentVariableModel):
             "reconstruction": reconstruction.mean().detach(),
             "prior_nll": -log_prior.mean().detach(),
             "commitment": commitment.mean().detach(),
-            "perplexity": perplexity(codes, self.codebook_size),
+            "perplexity": count_perplexity(counts),
             "bits_per_dim": -bound / (self.num_dims * math.log(2)),
         }
 
