@@ -388,7 +388,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     meta = {
         "torch": torch.__version__,
-        "threads": thread_counts,
+        "threads": thread_counts[0] if len(thread_counts) == 1 else thread_counts,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_mhz": _round(cpu_clock_mhz(), 1),
         "cpu_count": os.cpu_count(),
