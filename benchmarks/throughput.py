@@ -17,14 +17,14 @@ AVX2 with two FMA pipes, 64 for AVX-512); the JSON's ``meta`` records the clock 
 
 Modes (one per run):
 
-    # genzoo vs reference, at one thread (target: genzoo >= 2x for every model); ~15 min
+    # genzoo vs reference, at one thread (target: genzoo >= 2x for every model); ~25 min
     python benchmarks/throughput.py --threads 1 --json benchmarks/results/throughput.json
-    # the same at two threads; ~10 min
+    # the same at two threads; ~15 min
     python benchmarks/throughput.py --threads 2 --json benchmarks/results/throughput-2t.json
-    # thread scaling of genzoo alone, 1 and 2 threads alternating in one process; ~8 min
+    # thread scaling of genzoo alone, 1 and 2 threads alternating in one process; ~6 min
     python benchmarks/throughput.py --threads 1,2 --json benchmarks/results/throughput-scaling.json
     # where the time of genzoo's default recipe goes (EMA, logging, evaluation, checkpoints,
-    # data) on digits, one evaluation period per model; ~10 min
+    # data) on digits, one evaluation period (500 steps) per model; ~12 min
     python benchmarks/throughput.py --overhead --threads 1 --json benchmarks/results/overhead.json
 
 ``--models a,b`` and ``--datasets digits`` pick a subset; ``--quick`` is a smoke test (a few
