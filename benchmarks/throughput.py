@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
 import math
 import os
@@ -387,6 +388,8 @@ def main() -> None:
         results.append(row)
         print(json.dumps(row), flush=True)
     meta = {
+        "command": " ".join(["python", *sys.argv]),
+        "date": datetime.date.today().isoformat(),
         "torch": torch.__version__,
         "threads": thread_counts[0] if len(thread_counts) == 1 else thread_counts,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
