@@ -551,34 +551,100 @@ def sampling(name: str = "sampling.json") -> str:
 
 def throughput(name: str = "throughput.json") -> str:
     d = load(name)
+    rows = d["results"]
+    flops = all("genzoo_gflops" in r for r in rows)  # files from 2026-12-03 on count FLOPs
+    headers = ["data", "model", "batch", "genzoo img/s", "reference img/s", "speed-up"]
+    if flops:
+        headers += ["GFLOP/s genzoo / reference (share of peak)"]
+    headers += ["test bits/dim genzoo / reference after equal steps"]
+
+    def cells(r: dict) -> tuple:
+        out = [
+            r["dataset"],
+            r["model"],
+            r["batch"],
+            f(r["genzoo_images_per_s"], 1),
+            f(r["reference_images_per_s"], 1),
+            f"**{r['speedup']:.2f}×**",
+        ]
+        if flops:
+            share = r.get("genzoo_peak_fraction")
+            out.append(
+                f"{f(r['genzoo_gflops'], 1)} / {f(r['reference_gflops'], 1)}"
+                + ("" if share is None else f" ({share:.0%} / {r['reference_peak_fraction']:.0%})")
+            )
+        out.append(
+            f"{f(r['genzoo_test_bpd'])} / {f(r['reference_test_bpd'])} ({r['quality_steps']} steps)"
+        )
+        return tuple(out)
+
+    body = table(headers, (cells(r) for r in rows))
+    meta = d["meta"]
+    head = (
+        f"{meta['threads']} thread, torch {meta['torch']}, CPU capability "
+        f"{meta['cpu_capability']}." + (f" Note: {meta['note']}." if meta.get("note") else "")
+    )
+    if meta.get("command"):
+        head = f"`{meta['command']}`: " + head
+    if flops and meta.get("cpu_mhz"):
+        peak = rows[0].get("peak_gflops")
+        head += f" Peak: {f(peak, 1)} GFLOP/s ({meta['peak_assumption']})."
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
+def throughput_scaling(name: str = "throughput-scaling.json") -> str:
+    """``throughput.py --threads 1,2``: genzoo's images/s at one and two threads."""
+    d = load(name)
+    rows = d["results"]
+    counts = list(rows[0]["images_per_s"])
     body = table(
-        [
-            "data",
-            "model",
-            "batch",
-            "genzoo img/s",
-            "reference img/s",
-            "speed-up",
-            "test bits/dim genzoo / reference after equal steps",
-        ],
+        ["data", "model", "batch", *(f"img/s at {t} thread(s)" for t in counts), "ratio"],
         (
             (
                 r["dataset"],
                 r["model"],
                 r["batch"],
-                f(r["genzoo_images_per_s"], 1),
-                f(r["reference_images_per_s"], 1),
-                f"**{r['speedup']:.2f}×**",
-                f"{f(r['genzoo_test_bpd'])} / {f(r['reference_test_bpd'])} "
-                f"({r['quality_steps']} steps)",
+                *(f(r["images_per_s"][t], 1) for t in counts),
+                f"**{r['ratio']:.2f}×**",
             )
-            for r in d["results"]
+            for r in rows
+        ),
+    )
+    meta = d["meta"]
+    head = f"`{meta['command']}` (torch {meta['torch']}, CPU capability {meta['cpu_capability']})."
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
+def overhead(name: str = "overhead.json") -> str:
+    """``throughput.py --overhead``: where the default recipe's wall time goes."""
+    d = load(name)
+    rows = d["results"]
+    parts = ["step", "data", "ema", "log", "eval", "checkpoint", "other"]
+    body = table(
+        [
+            "model",
+            "steps",
+            *(f"{p} share" for p in parts),
+            "not optimisation",
+            "bare img/s",
+            "recipe img/s (wall)",
+        ],
+        (
+            (
+                r["model"],
+                r["steps"],
+                *(f"{r['share'].get(p, 0.0):.1%}" for p in parts),
+                f"**{r['not_optimisation_share']:.1%}**",
+                f(r["bare_images_per_s"], 1),
+                f(r["recipe_wall_images_per_s"], 1),
+            )
+            for r in rows
         ),
     )
     meta = d["meta"]
     head = (
-        f"{meta['threads']} thread, torch {meta['torch']}, CPU capability "
-        f"{meta['cpu_capability']}." + (f" Note: {meta['note']}." if meta.get("note") else "")
+        f"`{meta['command']}` ({meta['threads']} thread, torch {meta['torch']}), on "
+        f"{rows[0]['dataset']} at batch {rows[0]['batch']}."
     )
     return measured_line([name]) + f"\n{head}\n\n{body}"
 
@@ -924,6 +990,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "throughput": throughput,
     "throughput-avx2": functools.partial(throughput, "throughput-avx2.json"),
     "throughput_pixelcnn": functools.partial(throughput, "throughput_pixelcnn.json"),
+    "throughput-scaling": throughput_scaling,
+    "overhead": overhead,
     "ema-batch-norm": ema_batch_norm,
     "ood-digits": ood,
     "ood-fashion-mnist": functools.partial(ood, "fashion-mnist"),
