@@ -118,3 +118,19 @@ def test_a_mistyped_command_is_one_line_exit_2(capsys):
     assert main(["trian"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "invalid choice: 'trian'" in err and "'train'" in err
+
+
+def test_the_lazy_names_keep_the_public_api():
+    import genzoo
+    import genzoo.training
+    from genzoo.data import load_dataset
+    from genzoo.training.trainer import train
+
+    for package in (genzoo, genzoo.training):
+        assert set(package.__all__) <= set(dir(package))
+        for name in package.__all__:
+            assert getattr(package, name) is not None, name
+    assert genzoo.load_dataset is load_dataset and genzoo.training.train is train
+    assert genzoo.evaluation.__name__ == "genzoo.evaluation" and callable(genzoo.apps.complete)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        genzoo.nope
