@@ -969,6 +969,31 @@ def cost_growth() -> str:
     return measured_line([name]) + f"\n{head}\n\n{samp}\n{train}"
 
 
+def startup() -> str:
+    """``benchmarks/startup.py``: wall seconds of ``genzoo --version`` / ``--help`` and of the
+    imports, against their targets and the floor of ``import torch``."""
+    name = "startup.json"
+    d = load(name)
+    rows = [
+        (
+            f"`{r['command']}`",
+            f(r["median_seconds"], 2),
+            f(r["min_seconds"], 2),
+            "—" if r["target_seconds"] is None else f"< {r['target_seconds']:g} s",
+            "—" if r["met"] is None else ("yes" if r["met"] else "**no**"),
+            "yes" if r["imports_torch"] else "no",
+        )
+        for r in d["results"]
+    ]
+    meta = d["meta"]
+    head = (
+        f"`{meta['command']}`: median of {meta['runs']} fresh processes each, {meta['threads']} "
+        f"thread, torch {meta['torch']} ({meta['cpu_capability']}), Python {meta['python']}."
+    )
+    body = table(["command", "median (s)", "min (s)", "target", "met", "imports torch"], rows)
+    return measured_line([name]) + f"\n{head}\n\n{body}"
+
+
 def _per_data(fn: Callable[[str], str], prefix: str, data: Sequence[str] = DATASETS) -> dict:
     return {f"{prefix}-{d}": functools.partial(fn, d) for d in data}
 
@@ -999,6 +1024,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "colorization-photos": functools.partial(conditional, "colorization-photos.json"),
     "memory": memory,
     "cost-growth": cost_growth,
+    "startup": startup,
     "conditional-sampling": conditional_sampling,
     "gvd-digits": generative_vs_discriminative,
     "gvd-fashion-mnist": functools.partial(generative_vs_discriminative, "fashion-mnist"),

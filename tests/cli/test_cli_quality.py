@@ -1,6 +1,7 @@
 """The command line of sample quality and of the continuous-space likelihood estimates: a tiny GAN
 trained on digits reports labelled FID/KID/precision/recall/density/coverage with its floor; `eval`
-takes counts and estimator flags; bad flags and unsupported models give one line and exit 2."""
+scores samples by default only for a model without a density (as `train`), takes counts and
+estimator flags; bad flags and unsupported models give one line and exit 2."""
 
 from __future__ import annotations
 
@@ -105,6 +106,26 @@ def test_sample_quality_at_train_time_is_on_for_gans_only_unless_asked(cache, ar
     argv = ["train", "gan", "--data", "digits", *QUICK, "--hidden", "8", "--out", str(out)]
     assert run_main([*argv, "--no-sample-quality"])[0] == 0
     assert "sample_quality" not in json.loads((out / "metrics.json").read_text())
+
+
+def test_eval_draws_quality_samples_by_default_only_for_a_model_without_a_density(
+    gan_run, ar_run, capsys
+):
+    # as `genzoo train`: a density model's eval draws no quality samples unless asked ...
+    assert main(["eval", str(ar_run), "--progress"]) == 0
+    assert "sample_quality" not in json.loads((ar_run / "metrics.json").read_text())
+    plan = next(line for line in capsys.readouterr().err.splitlines() if "evaluating:" in line)
+    assert "skipped: sample quality (--sample-quality runs it)" in plan
+    assert main(["eval", str(ar_run), "--sample-quality", "--quality-samples", "20"]) == 0
+    quality = json.loads((ar_run / "metrics.json").read_text())["sample_quality"]
+    assert quality["num_samples"] == 20
+    # ... and a GAN's does (its only numbers), against the whole test set
+    run, _ = gan_run
+    assert main(["eval", str(run), "--progress"]) == 0
+    quality = json.loads((run / "metrics.json").read_text())["sample_quality"]
+    assert quality["num_samples"] == quality["num_reference"] == 297
+    plan = next(line for line in capsys.readouterr().err.splitlines() if "evaluating:" in line)
+    assert "297 samples for sample quality" in plan and "skipped" not in plan
 
 
 def test_eval_skips_sample_quality_on_request(ar_run):

@@ -13,6 +13,7 @@ from genzoo.core import progress as P
 @pytest.fixture(autouse=True)
 def _reset(monkeypatch):
     monkeypatch.delenv("GENZOO_PROGRESS", raising=False)
+    P.set_progress(None)  # an earlier test's `main([..., "--progress"])` leaves the switch set
     yield
     P.set_progress(None)
 

@@ -84,6 +84,19 @@ def test_parts_without_a_rate_get_no_number() -> None:
     assert [_duration(s) for s in (0.2, 42, 150, 7200)] == ["1 s", "42 s", "2 min", "2.0 h"]
 
 
+def test_a_plan_without_sample_quality_says_it_skips_it_and_how_to_run_it(digits) -> None:
+    model = tiny_model("pixel_independent", digits.shape, digits.levels).float()
+    plan = plan_evaluation(model, digits, EvalConfig(), quality=False)
+    assert plan.skipped == ["sample quality"]
+    assert not any("sample quality" in p.what for p in plan.parts)
+    assert plan.describe().endswith("; skipped: sample quality")
+    hinted = plan.describe({"sample quality": "--sq"})
+    assert hinted.endswith("; skipped: sample quality (--sq runs it)")
+    assert plan_evaluation(model, digits, EvalConfig(), quality=True).skipped == []
+    bare = EvaluationPlan([PlannedPart("AIS", None)], skipped=["x"])
+    assert bare.describe() == "evaluating: AIS; duration not estimated; skipped: x"
+
+
 def test_gan_completions_by_latent_optimisation_are_not_given_the_samplers_rate(digits) -> None:
     model = tiny_model("dcgan", digits.shape, digits.levels).float()
     plan = plan_evaluation(model, digits, EvalConfig(), quality=True)
@@ -104,8 +117,9 @@ def test_eval_says_the_plan_when_progress_is_shown_only(
     capsys.readouterr()
     assert main(["eval", str(out), "--no-sample-quality"]) == 0  # stderr is not a terminal
     assert "evaluating:" not in capsys.readouterr().err
-    assert main(["eval", str(out), "--no-sample-quality", "--progress"]) == 0
+    assert main(["eval", str(out), "--progress"]) == 0  # a density: no sample quality by default
     lines = [line for line in capsys.readouterr().err.splitlines() if "evaluating:" in line]
     assert len(lines) == 1
     assert "test NLL on 297 images" in lines[0] and "64 samples" in lines[0]
-    assert "sample quality" not in lines[0] and "roughly" in lines[0]
+    assert "samples for sample quality" not in lines[0] and "roughly" in lines[0]
+    assert lines[0].endswith("; skipped: sample quality (--sample-quality runs it)")

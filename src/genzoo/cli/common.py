@@ -311,7 +311,8 @@ def say(text: str) -> None:
 def say_plan(model: Any, dataset: Any, config: Any, run: RunFolder | None = None) -> None:
     """Before an evaluation, when progress is shown (a terminal, ``--progress``): one line of
     what it computes and roughly how long it takes (:mod:`genzoo.evaluation.plan`), timed on a
-    few test images or read from ``run``'s previous ``metrics.json``."""
+    few test images or read from ``run``'s previous ``metrics.json``, and what it skips with the
+    flag that runs it."""
     from genzoo.core.progress import progress_enabled
     from genzoo.evaluation.plan import plan_evaluation
 
@@ -324,7 +325,8 @@ def say_plan(model: Any, dataset: Any, config: Any, run: RunFolder | None = None
         except GenzooError:  # a damaged metrics.json only loses its recorded rates
             recorded = None
     quality = bool(config.sample_quality) and not model.capabilities.image_conditional
-    say(plan_evaluation(model, dataset, config, quality=quality, recorded=recorded).describe())
+    plan = plan_evaluation(model, dataset, config, quality=quality, recorded=recorded)
+    say(plan.describe({"sample quality": "--sample-quality"}))
 
 
 #: what a run folder holds that a reading command must never replace (see RunFolder)

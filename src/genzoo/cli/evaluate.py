@@ -3,9 +3,12 @@
 * Models with a density: test NLL in nats/image and bits/dim. Latent-variable models: the ELBO
   with its reconstruction and KL terms, and the IWAE bound with ``--iwae-k`` importance samples
   (default 1,000) on the first ``--iwae-images`` test images.
-* Every model: FID, KID, precision/recall and density/coverage of its samples against the test
-  images, on the dataset's feature network, next to the floor of real training images
-  (``--no-sample-quality`` skips it; autoregressive models sample slowly: ``--quality-samples``).
+* Sample quality, as ``genzoo train`` decides it: FID, KID, precision/recall and
+  density/coverage of the model's samples against the test images, on the dataset's feature
+  network, next to the floor of real training images. On by default for a model without a
+  density (these are its only numbers; ``--no-sample-quality`` skips them), opt-in with
+  ``--sample-quality`` for a model with one (an autoregressive model draws one network pass per
+  sub-pixel: 10,000 samples of 28×28 take hours; ``--quality-samples`` draws fewer).
 * On request, continuous-space likelihood estimates for models without a density: ``--parzen``
   (any model) and ``--ais`` (GANs and VAEs with one Gaussian latent), in nats per image on
   ``[0, 1]^D`` — not comparable with bits/dim.
@@ -62,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
     out = run if own else run.evaluation(evaluation_name(data_spec(args)))
     if not own:
         say(f"other data than the run's own: writing to {out.path}")
-    # `genzoo eval` scores the samples of every model by default
-    features = load_quality_network(config, True, dataset, say)
+    # as `genzoo train`: sample quality by default only for a model without a density
+    no_density = not model.capabilities.has_density
+    features = load_quality_network(config, no_density, dataset, say)
     config.sample_quality = features is not None
     held = held_out_split(run, dataset) if own and (config.parzen or config.ais) else None
     with hold_run(run):  # a trainer still writing this run, or another eval, is refused

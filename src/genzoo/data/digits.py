@@ -7,7 +7,6 @@ Each pixel counts the "on" cells of a 4×4 block of the original 32×32 bitmap, 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits
 
 from genzoo.data.dataset import RawSplits, split_permutation
 
@@ -21,6 +20,8 @@ def load_digits_splits() -> RawSplits:
     Split by ``numpy.random.default_rng(0).permutation(1797)``: the first 1,500 indices are
     train, the last 297 test.
     """
+    from sklearn.datasets import load_digits  # scikit-learn takes ~1 s to import: only when used
+
     bunch = load_digits()
     images = np.asarray(bunch.images, dtype=np.uint8)[:, None]
     labels = np.asarray(bunch.target, dtype=np.int64)

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from torch import Tensor
 
 from genzoo.apps.conditional import ConditionalMethod
@@ -52,6 +51,8 @@ SSIM_WINDOW = 7
 def psnr(truth: Tensor, answer: Tensor, levels: int) -> float:
     """PSNR in dB of the mean squared error over all images ``[N, C, H, W]`` (peak
     ``levels - 1``); ``inf`` when every answer equals the truth."""
+    from skimage.metrics import peak_signal_noise_ratio  # scikit-image loads scipy: only here
+
     with np.errstate(divide="ignore"):  # every image exact: inf, said in the docstring
         value = peak_signal_noise_ratio(
             truth.double().numpy(), answer.double().numpy(), data_range=levels - 1
@@ -70,6 +71,8 @@ def ssim_window(shape: tuple[int, ...]) -> int:
 
 def ssim(truth: Tensor, answer: Tensor, levels: int) -> float:
     """Mean SSIM over images ``[N, C, H, W]`` (uniform window of :func:`ssim_window`)."""
+    from skimage.metrics import structural_similarity  # scikit-image loads scipy: only here
+
     window = ssim_window(tuple(truth.shape))
     a, b = truth.double().numpy(), answer.double().numpy()
     values = [

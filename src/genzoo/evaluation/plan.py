@@ -16,6 +16,9 @@ Example::
     print(plan.describe())
     # evaluating: test NLL on 297 images, 64 samples and 8 completions (figures),
     # 297 samples for sample quality; roughly 40 s at the rate timed now
+
+    plan_evaluation(model, dataset, config, quality=False).describe({"sample quality": "--x"})
+    # evaluating: ...; roughly 2 s at the rate timed now; skipped: sample quality (--x runs it)
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class EvaluationPlan:
     parts: list[PlannedPart] = field(default_factory=list)
     #: some rate was read from the run's previous evaluation rather than measured now
     uses_recorded: bool = False
+    #: parts the model supports that this evaluation leaves out (e.g. ``"sample quality"``)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float | None:
@@ -60,21 +65,28 @@ class EvaluationPlan:
         known = [p.seconds for p in self.parts if p.seconds is not None]
         return sum(known) if known else None
 
-    def describe(self) -> str:
+    def describe(self, how_to_run: dict[str, str] | None = None) -> str:
         """One line: ``evaluating: A, B, C; roughly 4 min at the rate timed now (not
-        estimated: C)``."""
+        estimated: C); skipped: D (FLAG runs it)``, ``how_to_run`` naming each skipped part's
+        switch."""
         text = "evaluating: " + ", ".join(p.what for p in self.parts)
         unknown = [p.what for p in self.parts if p.seconds is None]
         if self.seconds is None:
-            return text + "; duration not estimated"
-        source = (
-            "rates timed now and in the last evaluation"
-            if self.uses_recorded
-            else "the rate timed now"
-        )
-        text += f"; roughly {_duration(self.seconds)} at {source}"
-        if unknown:
-            text += f" (not estimated: {', '.join(unknown)})"
+            text += "; duration not estimated"
+        else:
+            source = (
+                "rates timed now and in the last evaluation"
+                if self.uses_recorded
+                else "the rate timed now"
+            )
+            text += f"; roughly {_duration(self.seconds)} at {source}"
+            if unknown:
+                text += f" (not estimated: {', '.join(unknown)})"
+        if self.skipped:
+            how = how_to_run or {}
+            text += "; skipped: " + ", ".join(
+                f"{part} ({how[part]} runs it)" if part in how else part for part in self.skipped
+            )
         return text
 
 
@@ -95,7 +107,7 @@ def plan_evaluation(
         dataset: its data (the test split is evaluated).
         config: the recipe.
         quality: whether sample quality runs (as decided by the caller, e.g. whether a feature
-            network was loaded).
+            network was loaded); when it does not, the plan lists it as skipped.
         recorded: the run's previous evaluation; its timed parts (sampling of sample quality,
             AIS) give rates where none can be measured cheaply.
 
@@ -110,7 +122,7 @@ def plan_evaluation(
     generator = torch.Generator().manual_seed(config.seed)
     was_training = model.training
     model.eval()
-    parts = []
+    parts, skipped = [], []
     try:
         with torch.random.fork_rng(devices=[]):
             rate = _Rates(model, test.x, y, c, generator, recorded)
@@ -153,6 +165,8 @@ def plan_evaluation(
                 parts.append(
                     PlannedPart(f"{m:,} samples for sample quality", _times(per_sample, m))
                 )
+            elif not caps.image_conditional:  # a conditional model's samples are scored apart
+                skipped.append("sample quality")
             if config.parzen:
                 parts.append(PlannedPart(f"Parzen window on {config.parzen_samples:,}", None))
             if config.ais:
@@ -161,7 +175,7 @@ def plan_evaluation(
                 parts.append(PlannedPart(what, rate.ais(config, images)))
     finally:
         model.train(was_training)
-    return EvaluationPlan(parts, uses_recorded=rate.used_recorded)
+    return EvaluationPlan(parts, uses_recorded=rate.used_recorded, skipped=skipped)
 
 
 class _Rates:

@@ -30,16 +30,18 @@ import pickle
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from lightning_fabric import Fabric
 
 from genzoo.core.atomic import atomic_save
 from genzoo.core.run import RunFolder
 from genzoo.errors import TrainingError
+
+if TYPE_CHECKING:  # Lightning Fabric takes ~1 s to import; only annotations need it here
+    from lightning_fabric import Fabric
 
 CHECKPOINT_NAME = RunFolder.CHECKPOINT
 FORMAT = "genzoo-train-checkpoint"

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from lightning_fabric import Fabric
 from torch import Tensor
 
 from genzoo.data.dataset import Dataset, Split
 from genzoo.errors import ConfigError
 from genzoo.models.base import GenerativeModel, with_condition
 from genzoo.training.batches import STREAM_EVAL, STREAM_VALIDATION, derive_seed, seeded_generator
+
+if TYPE_CHECKING:  # Lightning Fabric takes ~1 s to import; only annotations need it here
+    from lightning_fabric import Fabric
 
 EVAL_BATCH = 256
 
