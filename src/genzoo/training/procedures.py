@@ -164,3 +164,9 @@ def first_nonfinite(values: Tensor, keys: list[str], losses: tuple[str, ...]) ->
         if key in losses and not math.isfinite(value):
             return value
     return None
+
+
+# The procedures register themselves where they are defined; import those modules so that the
+# registry is complete whoever imports it first (``genzoo.training`` itself is lazy).
+from genzoo.training import engine as _engine  # noqa: E402, F401
+from genzoo.training import fitting as _fitting  # noqa: E402, F401
