@@ -38,6 +38,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import genzoo
 
+sys.path.insert(0, str(Path(__file__).parent))
+from sampling import time_cached, time_naive
+
 
 def slope(xs: list[float], ys: list[float]) -> float:
     """Least-squares slope of log(ys) against log(xs)."""
@@ -46,29 +49,16 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
-def time_sample(model, n: int, method: str, rows: int | None = None) -> float:
-    """Seconds to sample ``n`` images; with ``rows``, only the first ``rows`` rows."""
-    g = torch.Generator().manual_seed(0)
-    kw = {}
-    if rows is not None:
-        mask = torch.zeros(model.shape, dtype=torch.bool)
-        mask[:, rows:] = True  # given: the sampler skips them
-        kw = {"known": torch.zeros((n, *model.shape), dtype=torch.long), "mask": mask}
-    start = time.perf_counter()
-    model.sample(n, generator=g, method=method, **kw)
-    return time.perf_counter() - start
-
-
 def sampling_rows(name: str, sizes: list[int], batch: int, naive_rows: int) -> list[dict]:
     rows = []
     for s in sizes:
         torch.manual_seed(0)
         model = genzoo.create_model(name, shape=(1, s, s), levels=256).eval()
         r = min(naive_rows, s)
-        time_sample(model, 1, "cached")  # warm-up (allocations, kernels)
-        time_sample(model, 1, "naive", rows=1)
-        cached = min(time_sample(model, batch, "cached") for _ in range(2))
-        measured = min(time_sample(model, batch, "naive", rows=r) for _ in range(2))
+        time_cached(model, 1)  # warm-up (allocations, kernels)
+        time_naive(model, 1, 1)
+        cached = min(time_cached(model, batch) for _ in range(2))
+        measured = min(time_naive(model, batch, r)[0] for _ in range(2))
         row = {
             "model": name,
             "size": s,
@@ -79,7 +69,7 @@ def sampling_rows(name: str, sizes: list[int], batch: int, naive_rows: int) -> l
             "naive_rows_measured": r,
         }
         if s == min(sizes):  # check the scaling of the naive time against a whole image
-            full = time_sample(model, batch, "naive")
+            full, _ = time_naive(model, batch, s)  # all rows: nothing given
             row["naive_full_s_per_image"] = full / batch
             row["naive_scaled_vs_full"] = round(row["naive_s_per_image"] / (full / batch), 3)
         rows.append(row)
