@@ -78,9 +78,8 @@ def test_exactly_one_budget() -> None:
         TrainConfig(steps=10, minutes=1.0).validate()
 
 
-def test_cosine_needs_a_length_in_steps() -> None:
-    with pytest.raises(ConfigError, match="--decay-steps"):
-        TrainConfig(minutes=1.0, lr_schedule="cosine").validate()
+def test_cosine_over_minutes_or_decay_steps() -> None:
+    TrainConfig(minutes=1.0, lr_schedule="cosine").validate()  # decays over the time budget
     TrainConfig(minutes=1.0, lr_schedule="cosine", decay_steps=500).validate()
     with pytest.raises(ConfigError, match="must exceed --warmup-steps"):
         TrainConfig(lr_schedule="cosine", decay_steps=50, warmup_steps=100).validate()

@@ -108,6 +108,21 @@ def test_warmup_then_cosine_to_zero() -> None:
     assert all(a >= b for a, b in itertools.pairwise(values))
 
 
+def test_cosine_over_a_time_budget_follows_the_seconds_not_the_steps() -> None:
+    schedule = LRSchedule(2.0, "cosine", warmup_steps=10, total_seconds=60.0)
+    assert schedule(4, seconds=30.0) == pytest.approx(1.0)  # warm-up is still by step
+    assert schedule(10, seconds=0.0) == pytest.approx(2.0)
+    assert schedule(10, seconds=15.0) == pytest.approx(1.0 + math.cos(math.pi / 4))
+    assert schedule(10, seconds=30.0) == pytest.approx(1.0)
+    assert schedule(10_000, seconds=30.0) == pytest.approx(1.0)  # the step does not matter
+    assert schedule(20, seconds=60.0) == pytest.approx(0.0, abs=1e-12)
+    assert schedule(20, seconds=90.0) == pytest.approx(0.0, abs=1e-12)
+    # after the warm-up the rate never rises above the peak: no jump at the hand-over
+    assert schedule(10, seconds=0.5) <= schedule(9, seconds=0.5)
+    with pytest.raises(ValueError, match="total_seconds"):
+        LRSchedule(1.0, "cosine", total_seconds=-1.0)
+
+
 # ---------------------------------------------------------------------- batch order
 def test_every_epoch_is_a_permutation_fixed_by_seed_and_epoch() -> None:
     order = BatchOrder(num_examples=50, batch_size=8, seed=3)

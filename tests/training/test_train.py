@@ -406,3 +406,26 @@ def test_model_and_data_mismatches_are_config_errors(small: Dataset, tmp_path: P
 def _rows(out: Path) -> list[dict[str, str]]:
     with open(out / "metrics.csv", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_cosine_over_minutes_decays_with_the_training_time(small: Dataset, tmp_path: Path) -> None:
+    # no --decay-steps: the cosine runs over the time budget. Each logged rate is the last
+    # step's, computed from the seconds before that step, so it lies between the formula at
+    # the previous row's seconds and at this row's.
+    budget = 3.0
+    config = quick(
+        steps=0, minutes=budget / 60, lr_schedule="cosine", warmup_steps=0, log_every=1
+    )
+    train(tiny_gated(small), small, config, tmp_path)
+    rows = _rows(tmp_path)
+    assert len(rows) > 5
+
+    def rate(seconds: float) -> float:
+        return 3e-3 * 0.5 * (1 + math.cos(math.pi * min(seconds / budget, 1.0)))
+
+    previous = 0.0
+    for row in rows:
+        seconds, lr = float(row["train_seconds"]), float(row["lr"])
+        assert rate(seconds) - 1e-9 <= lr <= rate(previous) + 1e-9, row
+        previous = seconds
+    assert float(rows[0]["lr"]) > 0.5 * 3e-3 > float(rows[-1]["lr"])  # it decayed

@@ -96,7 +96,7 @@ class TrainConfig:
         default="constant",
         metadata=_help(
             "learning-rate schedule after warm-up: constant, or cosine decay to 0 over "
-            "--decay-steps",
+            "--decay-steps (by default the budget: its steps, or its minutes)",
             LR_SCHEDULES,
         ),
     )
@@ -106,8 +106,8 @@ class TrainConfig:
     decay_steps: int = field(
         default=0,
         metadata=_help(
-            "length of the cosine schedule in steps, warm-up included (0 = the step budget: "
-            "--steps, or --epochs x steps per epoch; must be set with --minutes)"
+            "length of the cosine schedule in steps, warm-up included (0 = the budget: "
+            "--steps, --epochs x steps per epoch, or the --minutes themselves)"
         ),
     )
     grad_clip: float = field(
@@ -240,11 +240,6 @@ class TrainConfig:
                 "--keep-best picks weights by their validation loss: pass --validation N (held-"
                 "out training images) and --eval-every K > 0; choosing by test loss would bias "
                 "the test result"
-            )
-        if self.lr_schedule == "cosine" and self.minutes > 0 and self.decay_steps == 0:
-            raise ConfigError(
-                "--lr-schedule cosine needs a length in steps, but a --minutes budget has none; "
-                "pass --decay-steps N, or use --lr-schedule constant"
             )
         if self.lr_schedule == "cosine" and 0 < self.decay_steps <= self.warmup_steps:
             raise ConfigError(

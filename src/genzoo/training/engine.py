@@ -188,6 +188,9 @@ class Session:
     last_ckpt: int | None = None
     norm_batches: list[Split] = field(default_factory=list)
     interrupted: bool = False
+    #: training seconds the schedule sees: this rank's, or the mean over the processes (so
+    #: that a schedule by time gives every rank the same rate); set before every step
+    schedule_seconds: float = 0.0
 
     @property
     def rank(self) -> int:
@@ -415,12 +418,14 @@ def _budget(s: Session) -> Budget:
     max_steps = {"steps": int(amount), "epochs": int(amount) * spe}.get(kind)
     max_seconds = 60.0 * amount if kind == "minutes" else None
     horizon = config.decay_steps or max_steps or 0
-    if config.lr_schedule == "cosine" and horizon <= config.warmup_steps:
+    # a cosine over a --minutes budget without --decay-steps decays over the training time
+    seconds = max_seconds if not config.decay_steps and max_seconds else 0.0
+    if config.lr_schedule == "cosine" and not seconds and horizon <= config.warmup_steps:
         raise ConfigError(
             f"--lr-schedule cosine over {horizon} steps leaves nothing after "
             f"--warmup-steps {config.warmup_steps}; raise the budget or lower the warm-up"
         )
-    schedule = LRSchedule(config.lr, config.lr_schedule, config.warmup_steps, horizon)
+    schedule = LRSchedule(config.lr, config.lr_schedule, config.warmup_steps, horizon, seconds)
     return Budget(kind, max_steps, max_seconds, spe, schedule)
 
 
@@ -481,12 +486,13 @@ def _loop(s: Session, metrics: MetricsWriter) -> tuple[int, float, _Window]:
     window = _Window()
     images_total, seconds_total = 0, 0.0
     keys: list[str] = []
+    lr = budget.schedule(progress.step, s.schedule_seconds)
     s.fmodel.train()  # evaluation switches the model to eval mode and back
     with _DeferredInterrupt() as interrupt:
         try:
             while not _should_stop(s, interrupt):
                 t0 = time.perf_counter()
-                lr = budget.schedule(progress.step)
+                lr = budget.schedule(progress.step, s.schedule_seconds)
                 for optimizer in s.optimizers:
                     for group in optimizer.param_groups:
                         group["lr"] = lr
@@ -504,7 +510,7 @@ def _loop(s: Session, metrics: MetricsWriter) -> tuple[int, float, _Window]:
                 bar.update(1)
                 _after_step(s, metrics, bar, window, lr, eval_split_)
             if window.count:  # the steps since the last row, so the CSV ends at the final step
-                _log(s, metrics, bar, window, budget.schedule(progress.step - 1), None)
+                _log(s, metrics, bar, window, lr, None)
             if s.last_ckpt != progress.step:
                 _save(s)
         finally:
@@ -521,11 +527,14 @@ def _should_stop(s: Session, interrupt: _DeferredInterrupt) -> bool:
     done = budget.max_steps is not None and s.progress.step >= budget.max_steps
     time_up = budget.max_seconds is not None and s.progress.train_seconds >= budget.max_seconds
     flags = [done or time_up, interrupt.requested]  # a Ctrl-C at the last step still counts
+    s.schedule_seconds = s.progress.train_seconds
     if s.world > 1:  # one tiny collective
+        local = [float(f) for f in flags] + [s.progress.train_seconds]
         total = s.fabric.all_reduce(
-            torch.tensor([float(f) for f in flags], device=s.fabric.device), reduce_op="sum"
+            torch.tensor(local, dtype=torch.float64, device=s.fabric.device), reduce_op="sum"
         )
-        flags = [bool(v > 0) for v in total]
+        flags = [bool(v > 0) for v in total[:2]]
+        s.schedule_seconds = float(total[2]) / s.world
     s.interrupted = flags[1]
     return flags[0] or flags[1]
 
