@@ -21,7 +21,7 @@ the network.
 
     OMP_NUM_THREADS=2 python benchmarks/budget.py --data digits --minutes 5 --threads 2
     OMP_NUM_THREADS=2 python benchmarks/budget.py --data fashion-mnist --minutes 60 --threads 2 \\
-        --only genzoo --reuse         # a run already in runs/budget-fashion-mnist-60/genzoo
+        --only genzoo --reuse         # a run already in runs/budget-fashion-mnist-60min-2t/genzoo
     OMP_NUM_THREADS=2 python benchmarks/budget.py --data fashion-mnist --minutes 60 --threads 2 \\
         --only reference
 

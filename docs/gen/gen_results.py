@@ -969,6 +969,46 @@ def cost_growth() -> str:
     return measured_line([name]) + f"\n{head}\n\n{samp}\n{train}"
 
 
+def budget() -> str:
+    """``benchmarks/budget.py``: genzoo against a plain-PyTorch Gated PixelCNN, same budget."""
+    name = "budget.json"
+    d = load(name)
+    groups: dict[tuple, dict[str, dict]] = {}
+    for r in d["results"]:
+        groups.setdefault((r["data"], r["minutes"], r["threads"]), {})[r["system"]] = r
+    rows = []
+    for (data, minutes, threads), systems in sorted(groups.items()):
+        ours, plain = systems.get("genzoo"), systems.get("plain PyTorch")
+        lead = (
+            f"**{plain['test_bits_per_dim'] - ours['test_bits_per_dim']:+.3f}**"
+            if ours and plain
+            else "—"
+        )
+        for r in (ours, plain):
+            if r is None:
+                continue
+            rows.append(
+                (
+                    data,
+                    f"{minutes:g}",
+                    threads,
+                    r["system"],
+                    f"{r['parameters']:,}",
+                    r["steps"],
+                    f(r["train_images_per_s"], 1),
+                    f"**{r['test_bits_per_dim']:.4f}** ± {r['test_bits_per_dim_stderr']:.4f}",
+                    lead if r is ours else "",
+                )
+            )
+    body = table(
+        ["data", "minutes", "threads", "system", "parameters", "steps", "train img/s",
+         "test bits/dim ± s.e.", "genzoo's lead"],
+        rows,
+    )  # fmt: skip
+    commands = "\n".join(f"- {r['system']}: `{r['command']}`" for r in d["results"])
+    return measured_line([name]) + f"\n{body}\nCommands:\n\n{commands}\n"
+
+
 def startup() -> str:
     """``benchmarks/startup.py``: wall seconds of ``genzoo --version`` / ``--help`` and of the
     imports, against their targets and the floor of ``import torch``."""
@@ -1024,6 +1064,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "colorization-photos": functools.partial(conditional, "colorization-photos.json"),
     "memory": memory,
     "cost-growth": cost_growth,
+    "budget": budget,
     "startup": startup,
     "conditional-sampling": conditional_sampling,
     "gvd-digits": generative_vs_discriminative,

@@ -85,6 +85,15 @@ def test_cosine_over_minutes_or_decay_steps() -> None:
         TrainConfig(lr_schedule="cosine", decay_steps=50, warmup_steps=100).validate()
 
 
+def test_the_batch_must_split_evenly_across_the_processes() -> None:
+    TrainConfig(batch_size=64, devices=2, num_nodes=2).validate()
+    TrainConfig(batch_size=3).validate()  # one process takes any size
+    with pytest.raises(ConfigError, match=r"--batch-size 30 .* 4 processes .*multiple of 4"):
+        TrainConfig(batch_size=30, devices=2, num_nodes=2).validate()
+    with pytest.raises(ConfigError, match="3 processes"):
+        TrainConfig(batch_size=64, devices=3).validate()
+
+
 def test_dict_round_trip_and_unknown_keys() -> None:
     config = TrainConfig(steps=7, lr=3e-4, progress=True)
     assert TrainConfig.from_dict(config.to_dict()) == config

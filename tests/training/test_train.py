@@ -413,9 +413,7 @@ def test_cosine_over_minutes_decays_with_the_training_time(small: Dataset, tmp_p
     # step's, computed from the seconds before that step, so it lies between the formula at
     # the previous row's seconds and at this row's.
     budget = 3.0
-    config = quick(
-        steps=0, minutes=budget / 60, lr_schedule="cosine", warmup_steps=0, log_every=1
-    )
+    config = quick(steps=0, minutes=budget / 60, lr_schedule="cosine", warmup_steps=0, log_every=1)
     train(tiny_gated(small), small, config, tmp_path)
     rows = _rows(tmp_path)
     assert len(rows) > 5

@@ -241,6 +241,13 @@ class TrainConfig:
                 "out training images) and --eval-every K > 0; choosing by test loss would bias "
                 "the test result"
             )
+        processes = self.devices * self.num_nodes
+        if self.batch_size % processes:
+            raise ConfigError(
+                f"--batch-size {self.batch_size} is split evenly across the {processes} processes "
+                f"(--devices {self.devices} x --num-nodes {self.num_nodes}); pass a multiple of "
+                f"{processes}"
+            )
         if self.lr_schedule == "cosine" and 0 < self.decay_steps <= self.warmup_steps:
             raise ConfigError(
                 f"--decay-steps ({self.decay_steps}) must exceed --warmup-steps "

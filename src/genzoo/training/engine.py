@@ -292,7 +292,7 @@ def _set_up(
     if config.batch_size % fabric.world_size:
         raise ConfigError(
             f"--batch-size {config.batch_size} is not divisible by the {fabric.world_size} "
-            f"devices; pass a multiple of {fabric.world_size}"
+            f"processes (--devices x --num-nodes); pass a multiple of {fabric.world_size}"
         )
     if fabric.global_rank == 0:
         out.mkdir(parents=True, exist_ok=True)
