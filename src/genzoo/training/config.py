@@ -241,13 +241,7 @@ class TrainConfig:
                 "out training images) and --eval-every K > 0; choosing by test loss would bias "
                 "the test result"
             )
-        processes = self.devices * self.num_nodes
-        if self.batch_size % processes:
-            raise ConfigError(
-                f"--batch-size {self.batch_size} is split evenly across the {processes} processes "
-                f"(--devices {self.devices} x --num-nodes {self.num_nodes}); pass a multiple of "
-                f"{processes}"
-            )
+        check_batch_split(self.batch_size, self.devices * self.num_nodes)
         if self.lr_schedule == "cosine" and 0 < self.decay_steps <= self.warmup_steps:
             raise ConfigError(
                 f"--decay-steps ({self.decay_steps}) must exceed --warmup-steps "
@@ -290,6 +284,15 @@ class TrainConfig:
                 f"valid: {', '.join(sorted(names))}"
             )
         return cls(**values)
+
+
+def check_batch_split(batch_size: int, processes: int) -> None:
+    """Refuse a global batch that does not split evenly across ``processes`` ranks."""
+    if batch_size % processes:
+        raise ConfigError(
+            f"--batch-size {batch_size} is split evenly across the {processes} processes "
+            f"(--devices x --num-nodes, or the launcher's); pass a multiple of {processes}"
+        )
 
 
 def _flag(name: str) -> str:

@@ -73,7 +73,12 @@ from genzoo.training.checkpoint import (
     to_cpu,
 )
 from genzoo.training.checks import check_data, check_resume, dataset_info
-from genzoo.training.config import TrainConfig, resolve_accelerator, resolve_precision
+from genzoo.training.config import (
+    TrainConfig,
+    check_batch_split,
+    resolve_accelerator,
+    resolve_precision,
+)
 from genzoo.training.ema import ExponentialMovingAverage, has_batch_norm, refresh_batch_norm
 from genzoo.training.evaluate import eval_split, evaluate, split_validation
 from genzoo.training.hardware import make_fabric, resolve_strategy, set_memory_format
@@ -289,11 +294,7 @@ def _set_up(
         "strategy": strategy,
         "world_size": fabric.world_size,
     }
-    if config.batch_size % fabric.world_size:
-        raise ConfigError(
-            f"--batch-size {config.batch_size} is not divisible by the {fabric.world_size} "
-            f"processes (--devices x --num-nodes); pass a multiple of {fabric.world_size}"
-        )
+    check_batch_split(config.batch_size, fabric.world_size)  # a launcher's own world
     if fabric.global_rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     return Session(
